@@ -1,0 +1,1 @@
+//! The seccomp BPF program, generated from what the policy needs to see.

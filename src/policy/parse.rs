@@ -1,0 +1,1 @@
+//! One parser for `-m` rules, config files and in-sandbox commands.

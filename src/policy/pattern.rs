@@ -1,0 +1,1 @@
+//! Path patterns: `*`, `**`, `?`, `[...]` and a trailing `/***`.

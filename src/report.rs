@@ -1,0 +1,1 @@
+//! Violation reports: human lines, JSON lines, the exit summary and stats.
