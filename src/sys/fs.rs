@@ -1,0 +1,255 @@
+//! Filesystem system calls, always relative to a directory descriptor.
+
+use super::{cstring, cvt, Errno, Result};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+/// `AT_FDCWD`, for calls that take an absolute path.
+pub const CWD: RawFd = libc::AT_FDCWD;
+
+fn raw(dir: Option<BorrowedFd<'_>>) -> RawFd {
+    dir.map_or(CWD, |d| d.as_raw_fd())
+}
+
+/// openat2(2) with `how` = (flags, mode, resolve). `dir` None means AT_FDCWD.
+pub fn openat2(dir: Option<BorrowedFd<'_>>, path: &[u8], flags: u64, mode: u64, resolve: u64) -> Result<OwnedFd> {
+    let path = cstring(path)?;
+    // SAFETY: open_how is plain old data; zero is a valid value for each field.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = flags;
+    how.mode = mode;
+    how.resolve = resolve;
+    // SAFETY: `path` is NUL-terminated and `how` is a valid open_how whose
+    // size we pass.
+    let fd = cvt(unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            raw(dir),
+            path.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    })?;
+    // SAFETY: a new descriptor that we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// openat(2) with `O_PATH | O_NOFOLLOW | O_CLOEXEC`: a handle on the entry
+/// itself, never following a final symlink.
+pub fn open_path_nofollow(dir: Option<BorrowedFd<'_>>, name: &[u8]) -> Result<OwnedFd> {
+    openat2(dir, name, (libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC) as u64, 0, 0)
+}
+
+/// Metadata from fstatat(2).
+#[derive(Debug, Clone, Copy)]
+pub struct Stat {
+    /// st_mode: type and permission bits.
+    pub mode: u32,
+    /// st_dev.
+    pub dev: u64,
+    /// st_ino.
+    pub ino: u64,
+}
+
+impl Stat {
+    /// The `S_IFMT` bits.
+    pub fn kind(&self) -> u32 {
+        self.mode & libc::S_IFMT
+    }
+    /// A symbolic link.
+    pub fn is_symlink(&self) -> bool {
+        self.kind() == libc::S_IFLNK
+    }
+    /// A directory.
+    pub fn is_dir(&self) -> bool {
+        self.kind() == libc::S_IFDIR
+    }
+}
+
+/// fstatat(2) without following a final symlink; an empty `name` means the
+/// descriptor itself (`AT_EMPTY_PATH`).
+pub fn lstat_at(dir: BorrowedFd<'_>, name: &[u8]) -> Result<Stat> {
+    let path = cstring(name)?;
+    // SAFETY: `st` is plain old data filled by the kernel.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    let flags = libc::AT_SYMLINK_NOFOLLOW | if name.is_empty() { libc::AT_EMPTY_PATH } else { 0 };
+    // SAFETY: `path` is NUL-terminated, `st` writable.
+    cvt(unsafe { libc::fstatat(dir.as_raw_fd(), path.as_ptr(), &mut st, flags) })?;
+    Ok(Stat { mode: st.st_mode, dev: st.st_dev, ino: st.st_ino })
+}
+
+/// readlinkat(2); an empty `name` reads the link a descriptor names
+/// (O_PATH|O_NOFOLLOW handle, Linux 2.6.39).
+pub fn readlink_at(dir: Option<BorrowedFd<'_>>, name: &[u8]) -> Result<Vec<u8>> {
+    let path = cstring(name)?;
+    let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
+    // SAFETY: `buf` is writable for its length.
+    let n = cvt(unsafe { libc::readlinkat(raw(dir), path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) })?;
+    if n as usize >= buf.len() {
+        return Err(Errno(libc::ENAMETOOLONG));
+    }
+    buf.truncate(n as usize);
+    Ok(buf)
+}
+
+/// The path the kernel shows for one of our own descriptors
+/// (readlink of `/proc/self/fd/N`).
+pub fn fd_path(fd: BorrowedFd<'_>) -> Result<Vec<u8>> {
+    readlink_at(None, proc_self_fd(fd).as_bytes())
+}
+
+/// `/proc/self/fd/N`: a path that reopens or re-addresses exactly the object
+/// behind descriptor N, without any lookup by name.
+pub fn proc_self_fd(fd: BorrowedFd<'_>) -> String {
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
+}
+
+/// mkdirat(2).
+pub fn mkdir_at(dir: BorrowedFd<'_>, name: &[u8], mode: u32) -> Result<()> {
+    let name = cstring(name)?;
+    // SAFETY: `name` is NUL-terminated.
+    cvt(unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), mode as libc::mode_t) }).map(drop)
+}
+
+/// mknodat(2).
+pub fn mknod_at(dir: BorrowedFd<'_>, name: &[u8], mode: u32, dev: u64) -> Result<()> {
+    let name = cstring(name)?;
+    // SAFETY: `name` is NUL-terminated.
+    cvt(unsafe { libc::mknodat(dir.as_raw_fd(), name.as_ptr(), mode as libc::mode_t, dev) }).map(drop)
+}
+
+/// unlinkat(2); `flags` may hold `AT_REMOVEDIR`.
+pub fn unlink_at(dir: BorrowedFd<'_>, name: &[u8], flags: i32) -> Result<()> {
+    let name = cstring(name)?;
+    // SAFETY: `name` is NUL-terminated.
+    cvt(unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), flags) }).map(drop)
+}
+
+/// renameat2(2).
+pub fn rename_at(
+    old_dir: BorrowedFd<'_>,
+    old: &[u8],
+    new_dir: BorrowedFd<'_>,
+    new: &[u8],
+    flags: u32,
+) -> Result<()> {
+    let (old, new) = (cstring(old)?, cstring(new)?);
+    // SAFETY: both names are NUL-terminated.
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            old_dir.as_raw_fd(),
+            old.as_ptr(),
+            new_dir.as_raw_fd(),
+            new.as_ptr(),
+            flags,
+        )
+    })
+    .map(drop)
+}
+
+/// linkat(2) without following a final symlink of the source.
+pub fn link_at(old_dir: BorrowedFd<'_>, old: &[u8], new_dir: BorrowedFd<'_>, new: &[u8]) -> Result<()> {
+    let (old, new) = (cstring(old)?, cstring(new)?);
+    // SAFETY: both names are NUL-terminated.
+    cvt(unsafe { libc::linkat(old_dir.as_raw_fd(), old.as_ptr(), new_dir.as_raw_fd(), new.as_ptr(), 0) }).map(drop)
+}
+
+/// symlinkat(2).
+pub fn symlink_at(target: &[u8], dir: BorrowedFd<'_>, name: &[u8]) -> Result<()> {
+    let (target, name) = (cstring(target)?, cstring(name)?);
+    // SAFETY: both strings are NUL-terminated.
+    cvt(unsafe { libc::symlinkat(target.as_ptr(), dir.as_raw_fd(), name.as_ptr()) }).map(drop)
+}
+
+/// chmod(2) of the object behind `fd` (any kind of descriptor, O_PATH too),
+/// through its `/proc/self/fd` magic link.
+pub fn chmod_fd_path(fd: BorrowedFd<'_>, mode: u32) -> Result<()> {
+    let path = cstring(proc_self_fd(fd).as_bytes())?;
+    // SAFETY: `path` is NUL-terminated.
+    cvt(unsafe { libc::chmod(path.as_ptr(), mode as libc::mode_t) }).map(drop)
+}
+
+/// fchmod(2).
+pub fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> Result<()> {
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::fchmod(fd.as_raw_fd(), mode as libc::mode_t) }).map(drop)
+}
+
+/// fchownat(2) with `AT_EMPTY_PATH`: changes the object behind `fd` itself,
+/// works on O_PATH descriptors and never follows anything.
+pub fn chown_fd(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> Result<()> {
+    // SAFETY: the empty string is NUL-terminated.
+    cvt(unsafe { libc::fchownat(fd.as_raw_fd(), c"".as_ptr(), uid, gid, libc::AT_EMPTY_PATH) }).map(drop)
+}
+
+/// fchown(2), with the descriptor's own access checks.
+pub fn fchown(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> Result<()> {
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::fchown(fd.as_raw_fd(), uid, gid) }).map(drop)
+}
+
+/// utimensat(2) on the object behind `fd` through its magic link; `times`
+/// None means "now" for both.
+pub fn utimens_fd_path(fd: BorrowedFd<'_>, times: Option<[libc::timespec; 2]>) -> Result<()> {
+    let path = cstring(proc_self_fd(fd).as_bytes())?;
+    let ptr = times.as_ref().map_or(std::ptr::null(), |t| t.as_ptr());
+    // SAFETY: `path` is NUL-terminated; `ptr` is NULL or two timespecs.
+    cvt(unsafe { libc::utimensat(CWD, path.as_ptr(), ptr, 0) }).map(drop)
+}
+
+/// futimens(3) (utimensat(2) with a NULL path) on an open descriptor.
+pub fn futimens(fd: BorrowedFd<'_>, times: Option<[libc::timespec; 2]>) -> Result<()> {
+    let ptr = times.as_ref().map_or(std::ptr::null(), |t| t.as_ptr());
+    // SAFETY: a NULL path is the documented futimens form; `ptr` is NULL or two timespecs.
+    cvt(unsafe { libc::syscall(libc::SYS_utimensat, fd.as_raw_fd(), std::ptr::null::<u8>(), ptr, 0) }).map(drop)
+}
+
+/// setxattr(2) on the object behind `fd` through its magic link, or on the
+/// descriptor itself (fsetxattr) when `via_path` is false.
+pub fn set_xattr(fd: BorrowedFd<'_>, via_path: bool, name: &[u8], value: &[u8], flags: i32) -> Result<()> {
+    let name = cstring(name)?;
+    let ret = if via_path {
+        let path = cstring(proc_self_fd(fd).as_bytes())?;
+        // SAFETY: strings are NUL-terminated; `value` is readable for its length.
+        unsafe { libc::setxattr(path.as_ptr(), name.as_ptr(), value.as_ptr().cast(), value.len(), flags) }
+    } else {
+        // SAFETY: as above.
+        unsafe { libc::fsetxattr(fd.as_raw_fd(), name.as_ptr(), value.as_ptr().cast(), value.len(), flags) }
+    };
+    cvt(ret).map(drop)
+}
+
+/// removexattr(2), like [`set_xattr`].
+pub fn remove_xattr(fd: BorrowedFd<'_>, via_path: bool, name: &[u8]) -> Result<()> {
+    let name = cstring(name)?;
+    let ret = if via_path {
+        let path = cstring(proc_self_fd(fd).as_bytes())?;
+        // SAFETY: strings are NUL-terminated.
+        unsafe { libc::removexattr(path.as_ptr(), name.as_ptr()) }
+    } else {
+        // SAFETY: as above.
+        unsafe { libc::fremovexattr(fd.as_raw_fd(), name.as_ptr()) }
+    };
+    cvt(ret).map(drop)
+}
+
+/// ftruncate(2).
+pub fn ftruncate(fd: BorrowedFd<'_>, len: i64) -> Result<()> {
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::ftruncate(fd.as_raw_fd(), len) }).map(drop)
+}
+
+/// Reads a small file whole (open, read, close), such as `/proc/PID/status`.
+pub fn read_small_file(path: &[u8], buf: &mut Vec<u8>) -> Result<()> {
+    let fd = openat2(None, path, (libc::O_RDONLY | libc::O_CLOEXEC) as u64, 0, 0)?;
+    buf.clear();
+    let mut chunk = [0u8; 4096];
+    loop {
+        // SAFETY: `chunk` is writable for its length.
+        let n = cvt(unsafe { libc::read(fd.as_raw_fd(), chunk.as_mut_ptr().cast(), chunk.len()) })?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n as usize]);
+    }
+}

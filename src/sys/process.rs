@@ -1,0 +1,356 @@
+//! Processes: fork and exec, pidfds, signals, credentials, prctl.
+
+use super::{cstring, cvt, Errno, Result};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+/// The kernel release as (major, minor), from uname(2).
+pub fn kernel_release() -> Option<(u32, u32)> {
+    // SAFETY: utsname is plain old data; uname fills it.
+    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `uts` is writable.
+    if unsafe { libc::uname(&mut uts) } != 0 {
+        return None;
+    }
+    let release: Vec<u8> = uts.release.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    let text = String::from_utf8_lossy(&release);
+    let mut parts = text.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// Makes this process a child subreaper, so that orphans in the sandboxed
+/// tree reparent to us and stay tracked (prctl(2) `PR_SET_CHILD_SUBREAPER`).
+pub fn set_child_subreaper() -> Result<()> {
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }).map(drop)
+}
+
+/// Asks for `signal` when our parent dies (prctl(2) `PR_SET_PDEATHSIG`).
+/// Async-signal-safe.
+pub fn set_parent_death_signal(signal: i32) -> Result<()> {
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong, 0, 0, 0) }).map(drop)
+}
+
+/// The parent process id (getppid(2)). Async-signal-safe.
+pub fn parent_pid() -> i32 {
+    // SAFETY: no arguments.
+    unsafe { libc::getppid() }
+}
+
+/// Our process id (getpid(2)).
+pub fn pid() -> i32 {
+    // SAFETY: no arguments.
+    unsafe { libc::getpid() }
+}
+
+/// Our effective uid (geteuid(2)).
+pub fn euid() -> u32 {
+    // SAFETY: no arguments.
+    unsafe { libc::geteuid() }
+}
+
+/// Our thread id (gettid(2)).
+pub fn tid() -> i32 {
+    // SAFETY: no arguments.
+    unsafe { libc::gettid() }
+}
+
+/// Whether we are the parent or the child after [`fork`].
+pub enum Forked {
+    /// In the parent, with the child's pid.
+    Parent(i32),
+    /// In the child.
+    Child,
+}
+
+/// fork(2).
+///
+/// # Safety
+/// After fork in a multi-threaded process the child may only call
+/// async-signal-safe functions until it execs or exits: no allocation, no
+/// locks. The caller must prepare everything the child needs beforehand.
+pub unsafe fn fork() -> Result<Forked> {
+    // SAFETY: the caller upholds the async-signal-safety contract above.
+    match cvt(unsafe { libc::fork() })? {
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid)),
+    }
+}
+
+/// Everything execve(2) needs, prepared before fork so that the child does not
+/// allocate.
+pub struct ExecArgs {
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    argv_ptrs: Vec<*const libc::c_char>,
+    envp_ptrs: Vec<*const libc::c_char>,
+}
+
+// SAFETY: the raw pointers point into the CStrings owned by the same value;
+// nothing aliases them mutably.
+unsafe impl Send for ExecArgs {}
+
+impl ExecArgs {
+    /// Prepares `path` with `argv` and `envp` (each `NAME=VALUE`).
+    pub fn new(path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>]) -> Result<ExecArgs> {
+        let path = cstring(path)?;
+        let argv: Vec<CString> = argv.iter().map(|a| cstring(a)).collect::<Result<_>>()?;
+        let envp: Vec<CString> = envp.iter().map(|e| cstring(e)).collect::<Result<_>>()?;
+        let mut argv_ptrs: Vec<_> = argv.iter().map(|a| a.as_ptr()).collect();
+        argv_ptrs.push(std::ptr::null());
+        let mut envp_ptrs: Vec<_> = envp.iter().map(|e| e.as_ptr()).collect();
+        envp_ptrs.push(std::ptr::null());
+        Ok(ExecArgs { path, argv, envp, argv_ptrs, envp_ptrs })
+    }
+
+    /// execve(2). Returns only on failure. Async-signal-safe.
+    pub fn exec(&self) -> Errno {
+        debug_assert!(self.argv.len() + 1 == self.argv_ptrs.len() && self.envp.len() + 1 == self.envp_ptrs.len());
+        // SAFETY: every pointer refers to a NUL-terminated string owned by
+        // `self`, and both arrays end with NULL.
+        unsafe { libc::execve(self.path.as_ptr(), self.argv_ptrs.as_ptr(), self.envp_ptrs.as_ptr()) };
+        Errno::last()
+    }
+}
+
+/// _exit(2): leave without running destructors or atexit handlers.
+pub fn exit_immediately(code: i32) -> ! {
+    // SAFETY: always safe; never returns.
+    unsafe { libc::_exit(code) }
+}
+
+/// write(2) of a whole small buffer, ignoring errors. Async-signal-safe.
+pub fn write_all_raw(fd: BorrowedFd<'_>, bytes: &[u8]) {
+    // SAFETY: `bytes` is readable for its length.
+    unsafe { libc::write(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
+}
+
+/// A pipe with both ends close-on-exec (pipe2(2)).
+pub fn pipe_cloexec() -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: `fds` has room for two descriptors.
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: pipe2 returned two new descriptors that we now own.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// A connected pair of close-on-exec unix stream sockets (socketpair(2)).
+pub fn socketpair_cloexec() -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: `fds` has room for two descriptors.
+    cvt(unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) })?;
+    // SAFETY: socketpair returned two new descriptors that we now own.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Sends `fd` over a unix socket with `SCM_RIGHTS` (sendmsg(2), unix(7)).
+/// Async-signal-safe: no allocation.
+pub fn send_fd(socket: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> Result<()> {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
+    // Room for one cmsghdr carrying one int, aligned for cmsghdr.
+    let mut control = [0u64; 4];
+    // SAFETY: msghdr is plain old data.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    // SAFETY: CMSG_SPACE is a pure computation.
+    msg.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+    // SAFETY: msg_control points at `control`, large enough for one header
+    // with one int (CMSG_SPACE(4) = 24 <= 32 bytes).
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd.as_raw_fd());
+    }
+    // SAFETY: `msg` and everything it points at are valid for the call.
+    cvt(unsafe { libc::sendmsg(socket.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) }).map(drop)
+}
+
+/// Receives one descriptor sent with [`send_fd`] (recvmsg(2)). `Ok(None)` when
+/// the peer closed without sending one.
+pub fn recv_fd(socket: BorrowedFd<'_>) -> Result<Option<OwnedFd>> {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
+    let mut control = [0u64; 4];
+    // SAFETY: msghdr is plain old data.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control);
+    // SAFETY: `msg` and everything it points at are valid for the call.
+    let n = cvt(unsafe { libc::recvmsg(socket.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) })?;
+    if n == 0 {
+        return Ok(None);
+    }
+    // SAFETY: the kernel filled `control` and set msg_controllen; the CMSG
+    // macros walk only within it.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null() || (*cmsg).cmsg_level != libc::SOL_SOCKET || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
+            return Ok(None);
+        }
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>());
+        Ok(Some(OwnedFd::from_raw_fd(fd)))
+    }
+}
+
+/// pidfd_open(2): a descriptor that names process `pid` and cannot be fooled
+/// by pid reuse.
+pub fn pidfd_open(pid: i32) -> Result<OwnedFd> {
+    // SAFETY: integer arguments only.
+    let fd = cvt(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    // SAFETY: a new descriptor that we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// pidfd_send_signal(2).
+pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signal: i32) -> Result<()> {
+    // SAFETY: integer arguments and a NULL siginfo.
+    cvt(unsafe {
+        libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), signal, std::ptr::null::<u8>(), 0)
+    })
+    .map(drop)
+}
+
+/// pidfd_getfd(2): a duplicate of descriptor `target` of the process behind
+/// `pidfd`, sharing its open file description.
+pub fn pidfd_getfd(pidfd: BorrowedFd<'_>, target: i32) -> Result<OwnedFd> {
+    // SAFETY: integer arguments only.
+    let fd = cvt(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), target, 0) })?;
+    // SAFETY: a new descriptor that we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// kill(2) of a single process or thread group.
+pub fn kill(pid: i32, signal: i32) -> Result<()> {
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::kill(pid, signal) }).map(drop)
+}
+
+/// How a waited-for child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// exit(2) with this code.
+    Exited(i32),
+    /// Killed by this signal.
+    Signaled(i32),
+}
+
+/// Waits for any child (waitpid(2) with -1, `__WALL`). `ECHILD` when none is
+/// left.
+pub fn wait_any() -> Result<(i32, ExitStatus)> {
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is writable.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
+        if pid < 0 {
+            let e = Errno::last();
+            if e.0 == libc::EINTR {
+                continue;
+            }
+            return Err(e);
+        }
+        let st = if libc::WIFSIGNALED(status) {
+            ExitStatus::Signaled(libc::WTERMSIG(status))
+        } else {
+            ExitStatus::Exited(libc::WEXITSTATUS(status))
+        };
+        return Ok((pid, st));
+    }
+}
+
+/// Gives the calling thread its own filesystem context (cwd, root, umask) so
+/// that [`set_umask`] affects only it (unshare(2) `CLONE_FS`).
+pub fn unshare_fs() -> Result<()> {
+    // SAFETY: integer argument only.
+    cvt(unsafe { libc::unshare(libc::CLONE_FS) }).map(drop)
+}
+
+/// umask(2); returns the previous mask.
+pub fn set_umask(mask: u32) -> u32 {
+    // SAFETY: integer argument only.
+    unsafe { libc::umask(mask as libc::mode_t) as u32 }
+}
+
+/// Filesystem credentials of one thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The filesystem uid.
+    pub fsuid: u32,
+    /// The filesystem gid.
+    pub fsgid: u32,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+}
+
+/// Switches the calling THREAD (not the process) to `creds`, with raw
+/// setgroups(2), setfsgid(2), setfsuid(2). glibc's wrappers would change every
+/// thread; the raw system calls change only this one. Moving fsuid away from 0
+/// drops the filesystem capabilities, as the caller's lack of them requires.
+pub fn set_thread_credentials(creds: &Credentials) -> Result<()> {
+    // SAFETY: the groups slice is valid for its length.
+    cvt(unsafe { libc::syscall(libc::SYS_setgroups, creds.groups.len(), creds.groups.as_ptr()) })?;
+    // setfsgid/setfsuid return the previous id and cannot report errors; the
+    // caller verifies with a second call if it needs to.
+    // SAFETY: integer arguments only.
+    unsafe {
+        libc::syscall(libc::SYS_setfsgid, creds.fsgid);
+        libc::syscall(libc::SYS_setfsuid, creds.fsuid);
+    }
+    // SAFETY: -1 queries without changing.
+    let now = unsafe { libc::syscall(libc::SYS_setfsuid, u32::MAX) } as u32;
+    if now != creds.fsuid {
+        return Err(Errno(libc::EPERM));
+    }
+    Ok(())
+}
+
+/// Blocks or unblocks signals for the calling thread (pthread_sigmask(3)).
+pub fn block_signals(signals: &[i32], block: bool) {
+    // SAFETY: sigset_t is plain old data initialised by sigemptyset.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &s in signals {
+            libc::sigaddset(&mut set, s);
+        }
+        let how = if block { libc::SIG_BLOCK } else { libc::SIG_UNBLOCK };
+        libc::pthread_sigmask(how, &set, std::ptr::null_mut());
+    }
+}
+
+/// Waits for one of `signals`, which must be blocked (sigwaitinfo(2)).
+pub fn wait_signal(signals: &[i32]) -> Result<i32> {
+    // SAFETY: as in block_signals; sigwaitinfo writes no siginfo for NULL.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &s in signals {
+            libc::sigaddset(&mut set, s);
+        }
+        cvt(libc::sigwaitinfo(&set, std::ptr::null_mut()))
+    }
+}
+
+/// Resets every signal disposition to default and unblocks all signals, in a
+/// freshly forked child before exec. Async-signal-safe.
+pub fn reset_signals_for_exec() {
+    // SAFETY: sigset_t is plain old data; the calls only change this process.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        for sig in [libc::SIGPIPE, libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGCHLD, libc::SIGQUIT] {
+            libc::signal(sig, libc::SIG_DFL);
+        }
+    }
+}
