@@ -1,1 +1,330 @@
-//! Violation reports: human lines, JSON lines, the exit summary and stats.
+//! Violation reports: one human line on stderr per event, the same events as
+//! JSON lines with `--log`, a summary at exit, and per-syscall statistics.
+
+use crate::policy::Category;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// What happened to a reported access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Refused.
+    Deny,
+    /// Allowed, reported because the category default is `warn`.
+    Warn,
+    /// The process was killed.
+    Kill,
+}
+
+impl Action {
+    /// The word used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Deny => "deny",
+            Action::Warn => "warn",
+            Action::Kill => "kill",
+        }
+    }
+}
+
+/// One reported access.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// The calling thread.
+    pub pid: u32,
+    /// Its command name (`/proc/PID/comm`).
+    pub comm: Vec<u8>,
+    /// Its working directory, when it could be read.
+    pub cwd: Vec<u8>,
+    /// The system call's name.
+    pub syscall: &'static str,
+    /// The decoded arguments, as shown in the human line.
+    pub args: String,
+    /// The category checked.
+    pub category: Category,
+    /// The path or address the rule would name.
+    pub subject: Vec<u8>,
+    /// What happened.
+    pub action: Action,
+    /// The deciding rule, or `None` for the category default.
+    pub rule: Option<String>,
+    /// The errno the caller saw, if the call failed.
+    pub errno: Option<i32>,
+}
+
+impl Event {
+    /// The rule that would allow this access.
+    pub fn suggestion(&self) -> String {
+        format!("allow/{}+{}", self.category.name(), escape(&self.subject))
+    }
+
+    /// The one-line human report.
+    pub fn human(&self) -> String {
+        let verb = match self.action {
+            Action::Deny => "denied",
+            Action::Warn => "warning, allowed",
+            Action::Kill => "killed for",
+        };
+        let mut line = format!(
+            "stockade: {verb} {} access: {}({}) by pid {} ({})",
+            self.category.name(),
+            self.syscall,
+            self.args,
+            self.pid,
+            escape(&self.comm)
+        );
+        match &self.rule {
+            Some(rule) => {
+                let _ = write!(line, " by rule {rule}");
+            }
+            None => line.push_str(" by default"),
+        }
+        let _ = write!(line, "; to allow, add: {}", self.suggestion());
+        line
+    }
+
+    /// The JSON-lines record.
+    pub fn json(&self) -> String {
+        let time = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+        let value = serde_json::json!({
+            "time": format!("{}.{:06}", time.as_secs(), time.subsec_micros()),
+            "pid": self.pid,
+            "comm": escape(&self.comm),
+            "cwd": escape(&self.cwd),
+            "syscall": self.syscall,
+            "args": self.args,
+            "category": self.category.name(),
+            "path": escape(&self.subject),
+            "action": self.action.name(),
+            "rule": self.rule.clone().unwrap_or_else(|| "default".to_string()),
+            "errno": self.errno.map(|e| crate::sys::Errno(e).name()),
+        });
+        value.to_string()
+    }
+}
+
+/// Shows bytes as text: printable ASCII and valid UTF-8 as is, every other
+/// byte as `\xNN`, and a backslash as `\\`, so distinct paths print
+/// distinctly.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                c if c.is_control() => {
+                    let mut buf = [0u8; 4];
+                    for b in c.encode_utf8(&mut buf).bytes() {
+                        let _ = write!(out, "\\x{b:02x}");
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+    out
+}
+
+/// Where reports go, and what was counted.
+#[derive(Debug)]
+pub struct Reporter {
+    inner: Mutex<Sinks>,
+    quiet: bool,
+}
+
+#[derive(Debug)]
+struct Sinks {
+    log: Option<std::fs::File>,
+    counts: BTreeMap<&'static str, u64>,
+}
+
+impl Reporter {
+    /// A reporter writing human lines to stderr (unless `quiet`) and JSON
+    /// lines to `log`.
+    pub fn new(log: Option<std::fs::File>, quiet: bool) -> Reporter {
+        Reporter { inner: Mutex::new(Sinks { log, counts: BTreeMap::new() }), quiet }
+    }
+
+    /// Reports one event.
+    pub fn report(&self, event: &Event) {
+        let mut sinks = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        *sinks.counts.entry(event.category.name()).or_default() += 1;
+        if !self.quiet {
+            let _ = writeln!(std::io::stderr().lock(), "{}", event.human());
+        }
+        if let Some(log) = sinks.log.as_mut() {
+            let _ = writeln!(log, "{}", event.json());
+        }
+    }
+
+    /// Prints a free-form message line (for in-sandbox command errors).
+    pub fn message(&self, text: &str) {
+        let _guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(std::io::stderr().lock(), "stockade: {text}");
+    }
+
+    /// Counts of reported events by category name.
+    pub fn counts(&self) -> BTreeMap<&'static str, u64> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).counts.clone()
+    }
+
+    /// The exit summary, or `None` when nothing was reported.
+    pub fn summary(&self) -> Option<String> {
+        let counts = self.counts();
+        let total: u64 = counts.values().sum();
+        if total == 0 {
+            return None;
+        }
+        let parts: Vec<String> = counts.iter().map(|(cat, n)| format!("{cat} {n}")).collect();
+        let noun = if total == 1 { "violation" } else { "violations" };
+        Some(format!("stockade: {total} {noun} ({})", parts.join(", ")))
+    }
+}
+
+/// Buckets per power of two in the latency histogram.
+const SUB_BUCKETS: usize = 4;
+/// Histogram buckets: 2^0 .. 2^24 ns-ish in quarter octaves, enough for 16 s.
+const BUCKETS: usize = 36 * SUB_BUCKETS;
+/// The highest syscall number tracked.
+const MAX_NR: usize = 512;
+
+/// Per-syscall notification counts and latency histograms, lock-free.
+pub struct Stats {
+    counts: Vec<AtomicU64>,
+    latency: Vec<AtomicU64>,
+}
+
+impl std::fmt::Debug for Stats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stats").finish_non_exhaustive()
+    }
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            counts: (0..MAX_NR).map(|_| AtomicU64::new(0)).collect(),
+            latency: (0..MAX_NR * BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+}
+
+fn bucket_of(ns: u64) -> usize {
+    let ns = ns.max(1);
+    let octave = 63 - ns.leading_zeros() as usize;
+    let sub = if octave >= 2 { ((ns >> (octave - 2)) & 3) as usize } else { 0 };
+    (octave * SUB_BUCKETS + sub).min(BUCKETS - 1)
+}
+
+fn bucket_floor(bucket: usize) -> u64 {
+    let octave = bucket / SUB_BUCKETS;
+    let sub = (bucket % SUB_BUCKETS) as u64;
+    if octave >= 2 { (4 + sub) << (octave - 2) } else { 1 << octave }
+}
+
+impl Stats {
+    /// Records one handled notification of syscall `nr` that took `elapsed`
+    /// from receipt to reply.
+    pub fn record(&self, nr: i64, elapsed: Duration) {
+        let nr = (nr as usize).min(MAX_NR - 1);
+        self.counts[nr].fetch_add(1, Ordering::Relaxed);
+        let b = bucket_of(elapsed.as_nanos() as u64);
+        self.latency[nr * BUCKETS + b].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Total notifications handled.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+
+    /// A table: syscall, count, p50, p90, p99 latency in microseconds.
+    pub fn table(&self, name_of: impl Fn(i64) -> String) -> String {
+        let mut out = String::from("stockade: notifications by syscall (latency from receipt to reply)\n");
+        let _ = writeln!(out, "  {:<16} {:>10} {:>10} {:>10} {:>10}", "syscall", "count", "p50 µs", "p90 µs", "p99 µs");
+        for nr in 0..MAX_NR {
+            let n = self.counts[nr].load(Ordering::Relaxed);
+            if n == 0 {
+                continue;
+            }
+            let hist: Vec<u64> = (0..BUCKETS).map(|b| self.latency[nr * BUCKETS + b].load(Ordering::Relaxed)).collect();
+            let pct = |p: f64| -> f64 {
+                let want = ((n as f64) * p).ceil().max(1.0) as u64;
+                let mut seen = 0;
+                for (b, c) in hist.iter().enumerate() {
+                    seen += c;
+                    if seen >= want {
+                        return bucket_floor(b) as f64 / 1000.0;
+                    }
+                }
+                0.0
+            };
+            let _ = writeln!(
+                out,
+                "  {:<16} {:>10} {:>10.1} {:>10.1} {:>10.1}",
+                name_of(nr as i64),
+                n,
+                pct(0.5),
+                pct(0.9),
+                pct(0.99)
+            );
+        }
+        let _ = writeln!(out, "  {:<16} {:>10}", "total", self.total());
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_shows_invalid_utf8_as_hex() {
+        assert_eq!(escape(b"/tmp/a\xffb"), "/tmp/a\\xffb");
+    }
+
+    #[test]
+    fn escape_keeps_valid_utf8_and_escapes_controls() {
+        assert_eq!(escape("/tmp/é\n".as_bytes()), "/tmp/é\\x0a");
+        assert_eq!(escape(b"a\\b"), "a\\\\b");
+    }
+
+    #[test]
+    fn buckets_are_monotonic_and_floors_fit() {
+        let mut last = 0;
+        for ns in [1u64, 2, 3, 5, 8, 100, 1_000, 70_000, 10_000_000] {
+            let b = bucket_of(ns);
+            assert!(b >= last);
+            assert!(bucket_floor(b) <= ns, "floor of {ns}");
+            last = b;
+        }
+    }
+
+    #[test]
+    fn summary_counts_by_category() {
+        let r = Reporter::new(None, true);
+        assert_eq!(r.summary(), None);
+        let ev = Event {
+            pid: 1,
+            comm: b"sh".to_vec(),
+            cwd: b"/".to_vec(),
+            syscall: "openat",
+            args: String::new(),
+            category: Category::Write,
+            subject: b"/etc/x".to_vec(),
+            action: Action::Deny,
+            rule: None,
+            errno: Some(libc::EACCES),
+        };
+        r.report(&ev);
+        r.report(&ev);
+        assert_eq!(r.summary().unwrap(), "stockade: 2 violations (write 2)");
+        assert_eq!(ev.suggestion(), "allow/write+/etc/x");
+    }
+}

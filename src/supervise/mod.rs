@@ -1,1 +1,3 @@
 //! The seccomp user-notification engine.
+
+pub mod resolve;
