@@ -253,3 +253,62 @@ pub fn read_small_file(path: &[u8], buf: &mut Vec<u8>) -> Result<()> {
         buf.extend_from_slice(&chunk[..n as usize]);
     }
 }
+
+/// linkat(2) of the object behind `fd` (AT_EMPTY_PATH needs
+/// CAP_DAC_READ_SEARCH; the /proc/self/fd form with AT_SYMLINK_FOLLOW does
+/// not, and names the same inode).
+pub fn link_fd(fd: BorrowedFd<'_>, new_dir: BorrowedFd<'_>, new: &[u8]) -> Result<()> {
+    let old = cstring(proc_self_fd(fd).as_bytes())?;
+    let new = cstring(new)?;
+    // SAFETY: both names are NUL-terminated.
+    cvt(unsafe { libc::linkat(CWD, old.as_ptr(), new_dir.as_raw_fd(), new.as_ptr(), libc::AT_SYMLINK_FOLLOW) })
+        .map(drop)
+}
+
+/// The raw `struct stat` of the object behind `fd` (fstatat(2) with
+/// AT_EMPTY_PATH), as bytes to hand to a caller.
+pub fn stat_bytes(fd: BorrowedFd<'_>) -> Result<Vec<u8>> {
+    // SAFETY: `st` is plain old data filled by the kernel.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: the empty string is NUL-terminated, `st` writable.
+    cvt(unsafe { libc::fstatat(fd.as_raw_fd(), c"".as_ptr(), &mut st, libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) })?;
+    // SAFETY: viewing a plain-old-data struct as bytes.
+    let bytes = unsafe { std::slice::from_raw_parts((&st as *const libc::stat).cast::<u8>(), std::mem::size_of::<libc::stat>()) };
+    Ok(bytes.to_vec())
+}
+
+/// The raw `struct statx` of the object behind `fd` (statx(2) with
+/// AT_EMPTY_PATH), as bytes to hand to a caller.
+pub fn statx_bytes(fd: BorrowedFd<'_>, sync_flags: i32, mask: u32) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; 256];
+    let flags = libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW | sync_flags;
+    // SAFETY: `buf` holds 256 bytes, the size of struct statx.
+    cvt(unsafe { libc::syscall(libc::SYS_statx, fd.as_raw_fd(), c"".as_ptr(), flags, mask, buf.as_mut_ptr()) })?;
+    Ok(buf)
+}
+
+/// faccessat2(2) on the object behind `fd`, through its magic link.
+pub fn access_fd_path(fd: BorrowedFd<'_>, mode: i32, flags: i32) -> Result<()> {
+    let path = cstring(proc_self_fd(fd).as_bytes())?;
+    // SAFETY: `path` is NUL-terminated.
+    cvt(unsafe { libc::syscall(libc::SYS_faccessat2, CWD, path.as_ptr(), mode, flags) }).map(drop)
+}
+
+/// getxattr(2) (`list` false) or listxattr(2) (`list` true) on the object
+/// behind `fd` through its magic link; `size` 0 asks for the size needed.
+pub fn get_xattr(fd: BorrowedFd<'_>, name: Option<&[u8]>, size: usize) -> Result<(usize, Vec<u8>)> {
+    let path = cstring(proc_self_fd(fd).as_bytes())?;
+    let mut buf = vec![0u8; size];
+    let ret = match name {
+        Some(name) => {
+            let name = cstring(name)?;
+            // SAFETY: strings are NUL-terminated; `buf` is writable for `size`.
+            unsafe { libc::getxattr(path.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), size) }
+        }
+        // SAFETY: as above.
+        None => unsafe { libc::listxattr(path.as_ptr(), buf.as_mut_ptr().cast(), size) },
+    };
+    let n = cvt(ret)? as usize;
+    buf.truncate(n.min(size));
+    Ok((n, buf))
+}

@@ -62,3 +62,19 @@ pub fn read_cstr(pid: u32, addr: u64, max: usize) -> Result<Vec<u8>> {
         at += n as u64;
     }
 }
+
+/// Writes `data` at `addr` in process `pid` (process_vm_writev(2)), as the
+/// kernel would have written a system call's result.
+pub fn write_bytes(pid: u32, addr: u64, data: &[u8]) -> Result<()> {
+    let local = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
+    let remote = libc::iovec { iov_base: addr as *mut libc::c_void, iov_len: data.len() };
+    // SAFETY: `local` describes `data`, which the kernel only reads here.
+    let n = unsafe { libc::process_vm_writev(pid as libc::pid_t, &local, 1, &remote, 1, 0) };
+    if n < 0 {
+        Err(Errno::last())
+    } else if n as usize != data.len() {
+        Err(Errno(libc::EFAULT))
+    } else {
+        Ok(())
+    }
+}

@@ -354,3 +354,73 @@ pub fn reset_signals_for_exec() {
         }
     }
 }
+
+/// read(2), retrying on EINTR. Async-signal-safe.
+pub fn read_fd(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize> {
+    loop {
+        // SAFETY: `buf` is writable for its length.
+        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = Errno::last();
+        if e.0 != libc::EINTR {
+            return Err(e);
+        }
+    }
+}
+
+/// Reads at least one byte; false on EOF or error. Async-signal-safe.
+pub fn read_raw(fd: BorrowedFd<'_>, buf: &mut [u8]) -> bool {
+    matches!(read_fd(fd, buf), Ok(n) if n > 0)
+}
+
+/// Reaps one child that has already exited (waitpid(2) with `WNOHANG`).
+/// `Ok(None)` when children remain but none has exited; `ECHILD` when none
+/// remain.
+pub fn try_wait_any() -> Result<Option<(i32, ExitStatus)>> {
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is writable.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL | libc::WNOHANG) };
+        if pid < 0 {
+            let e = Errno::last();
+            if e.0 == libc::EINTR {
+                continue;
+            }
+            return Err(e);
+        }
+        if pid == 0 {
+            return Ok(None);
+        }
+        let st = if libc::WIFSIGNALED(status) {
+            ExitStatus::Signaled(libc::WTERMSIG(status))
+        } else {
+            ExitStatus::Exited(libc::WEXITSTATUS(status))
+        };
+        return Ok(Some((pid, st)));
+    }
+}
+
+/// pidfd_open(2) with flags (`PIDFD_THREAD`, Linux 6.9, names one thread).
+pub fn pidfd_open_flags(pid: i32, flags: i32) -> Result<OwnedFd> {
+    // SAFETY: integer arguments only.
+    let fd = cvt(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, flags) })?;
+    // SAFETY: a new descriptor that we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// The calling thread's filesystem credentials (setfsuid(2)/setfsgid(2)
+/// queries and getgroups(2)).
+pub fn thread_credentials() -> Credentials {
+    // SAFETY: -1 queries without changing; getgroups writes at most `n` ids.
+    unsafe {
+        let fsuid = libc::syscall(libc::SYS_setfsuid, u32::MAX) as u32;
+        let fsgid = libc::syscall(libc::SYS_setfsgid, u32::MAX) as u32;
+        let n = libc::getgroups(0, std::ptr::null_mut());
+        let mut groups = vec![0 as libc::gid_t; n.max(0) as usize];
+        let got = libc::getgroups(n, groups.as_mut_ptr());
+        groups.truncate(got.max(0) as usize);
+        Credentials { fsuid, fsgid, groups }
+    }
+}

@@ -1,0 +1,296 @@
+//! One notification being handled: reading its arguments, acting as the
+//! caller, checking the policy, reporting, and replying.
+
+use super::Shared;
+use super::resolve::{self, Base, Caller, Lookup, Resolved};
+use crate::policy::{Category, Outcome};
+use crate::report::{Action, Event};
+use crate::sys::seccomp::Notification;
+use crate::sys::{fs, mem, process, Errno};
+use std::os::fd::{AsFd, OwnedFd};
+
+/// How a handled call ends.
+#[derive(Debug)]
+pub enum Reply {
+    /// The call returns this value.
+    Value(i64),
+    /// The call fails with this errno.
+    Error(Errno),
+    /// The call returns a new descriptor in the caller, a copy of this one.
+    Fd {
+        /// Our copy, closed after the transfer.
+        fd: OwnedFd,
+        /// Whether the caller asked for O_CLOEXEC.
+        cloexec: bool,
+    },
+    /// The kernel runs the call in the caller. RACE: pointer arguments are
+    /// read again by the kernel; each use names its reason.
+    ContinueRacy,
+    /// The caller is killed (`default/CAT:kill`, `exec/kill_if_match`).
+    Kill,
+    /// The caller is gone; nothing to reply to.
+    Gone,
+}
+
+impl From<Errno> for Reply {
+    fn from(e: Errno) -> Reply {
+        Reply::Error(e)
+    }
+}
+
+/// The result of one step of a handler: `Err` ends the call with that reply.
+pub type Step<T> = Result<T, Reply>;
+
+/// A notification in the hands of a worker.
+pub struct Call<'a> {
+    /// Shared supervisor state.
+    pub shared: &'a Shared,
+    /// The notification.
+    pub n: Notification,
+}
+
+impl Call<'_> {
+    /// The caller, for path resolution.
+    pub fn caller(&self) -> Caller {
+        Caller { pid: self.n.pid }
+    }
+
+    /// Argument `i` as a raw 64-bit value.
+    pub fn arg(&self, i: usize) -> u64 {
+        self.n.args[i]
+    }
+
+    /// Argument `i` as a C `int`.
+    pub fn int(&self, i: usize) -> i32 {
+        self.n.args[i] as i32
+    }
+
+    /// The name of the system call.
+    pub fn syscall_name(&self) -> &'static str {
+        crate::filter::syscall_name(self.n.nr).unwrap_or("syscall")
+    }
+
+    /// Reads the path string at argument `i` (at most PATH_MAX bytes).
+    pub fn read_path(&self, i: usize) -> Step<Vec<u8>> {
+        Ok(mem::read_cstr(self.n.pid, self.arg(i), libc::PATH_MAX as usize - 1)?)
+    }
+
+    /// Reads `len` bytes at address `addr` in the caller.
+    pub fn read_bytes(&self, addr: u64, len: usize) -> Step<Vec<u8>> {
+        let mut buf = vec![0u8; len];
+        mem::read_exact(self.n.pid, addr, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// Whether the caller is still waiting in this very call. Checked after
+    /// every read of its memory and of its /proc entries, before acting: the
+    /// pid may belong to another process by then.
+    pub fn ensure_valid(&self) -> Step<()> {
+        if self.shared.listener.id_valid(self.n.id) { Ok(()) } else { Err(Reply::Gone) }
+    }
+
+    /// Resolves a path for the caller.
+    pub fn resolve(&self, base: Base, path: &[u8], how: Lookup) -> Step<Resolved> {
+        let resolved = resolve::resolve(self.caller(), base, path, how)?;
+        // The walk opened the caller's cwd or dirfd through /proc/PID: make
+        // sure PID was still the caller then.
+        self.ensure_valid()?;
+        Ok(resolved)
+    }
+
+    /// Takes the caller's credentials and umask for the rest of this call:
+    /// the supervisor acts with exactly the caller's rights.
+    pub fn become_caller(&self) -> Step<CredentialGuard> {
+        let status = CallerStatus::read(self.n.pid)?;
+        self.ensure_valid()?;
+        CredentialGuard::apply(&status, self.shared.as_root)
+    }
+
+    /// A duplicate of the caller's descriptor `fd` (pidfd_getfd(2)), sharing
+    /// its open file description.
+    pub fn caller_fd(&self, fd: i32) -> Step<OwnedFd> {
+        let pidfd = self.pidfd()?;
+        let dup = process::pidfd_getfd(pidfd.as_fd(), fd).map_err(|e| {
+            if e.0 == libc::EBADF || e.0 == libc::ENOENT { Reply::Error(Errno(libc::EBADF)) } else { Reply::Error(e) }
+        })?;
+        self.ensure_valid()?;
+        Ok(dup)
+    }
+
+    /// A pidfd naming the calling thread.
+    pub fn pidfd(&self) -> Step<OwnedFd> {
+        const PIDFD_THREAD: i32 = libc::O_EXCL;
+        let fd = process::pidfd_open_flags(self.n.pid as i32, PIDFD_THREAD)
+            .or_else(|_| process::pidfd_open(self.n.pid as i32))
+            .map_err(|_| Reply::Gone)?;
+        self.ensure_valid()?;
+        Ok(fd)
+    }
+
+    /// Checks `subject` against the policy for `category`, reports if the
+    /// verdict says so, and turns a refusal into the reply the caller sees.
+    /// `describe` renders the call's arguments, only when a report is made.
+    pub fn check(&self, category: Category, subject: &[u8], describe: impl FnOnce() -> String) -> Step<()> {
+        let verdict = self.shared.policy().check_path(category, subject);
+        self.enforce(category, subject, verdict, describe)
+    }
+
+    /// Applies a verdict: reports it if asked and maps it to a reply.
+    pub fn enforce(
+        &self,
+        category: Category,
+        subject: &[u8],
+        verdict: crate::policy::Verdict,
+        describe: impl FnOnce() -> String,
+    ) -> Step<()> {
+        let errno = match category {
+            Category::Stat => Errno(libc::ENOENT),
+            Category::NetConnect => Errno(libc::ECONNREFUSED),
+            _ => Errno(libc::EACCES),
+        };
+        if verdict.report {
+            let action = match verdict.outcome {
+                Outcome::Allow => Action::Warn,
+                Outcome::Deny => Action::Deny,
+                Outcome::Kill => Action::Kill,
+            };
+            self.report(category, subject, action, verdict.rule, describe(), (action == Action::Deny).then_some(errno));
+        }
+        match verdict.outcome {
+            Outcome::Allow => Ok(()),
+            Outcome::Deny => Err(Reply::Error(errno)),
+            Outcome::Kill => Err(Reply::Kill),
+        }
+    }
+
+    /// Reports one event about this call.
+    pub fn report(
+        &self,
+        category: Category,
+        subject: &[u8],
+        action: Action,
+        rule: Option<String>,
+        args: String,
+        errno: Option<Errno>,
+    ) {
+        let pid = self.n.pid;
+        let mut comm = Vec::new();
+        let _ = fs::read_small_file(format!("/proc/{pid}/comm").as_bytes(), &mut comm);
+        if comm.last() == Some(&b'\n') {
+            comm.pop();
+        }
+        let cwd = fs::readlink_at(None, format!("/proc/{pid}/cwd").as_bytes()).unwrap_or_default();
+        self.shared.reporter.report(&Event {
+            pid,
+            comm,
+            cwd,
+            syscall: self.syscall_name(),
+            args,
+            category,
+            subject: subject.to_vec(),
+            action,
+            rule,
+            errno: errno.map(|e| e.0),
+        });
+    }
+}
+
+/// What `/proc/PID/status` says about a caller's filesystem identity.
+#[derive(Debug, Clone, Default)]
+pub struct CallerStatus {
+    /// Thread group id.
+    pub tgid: i32,
+    /// Filesystem uid.
+    pub fsuid: u32,
+    /// Filesystem gid.
+    pub fsgid: u32,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+    /// The umask.
+    pub umask: u32,
+}
+
+impl CallerStatus {
+    /// Reads and parses `/proc/PID/status`.
+    pub fn read(pid: u32) -> Step<CallerStatus> {
+        let mut buf = Vec::with_capacity(2048);
+        fs::read_small_file(format!("/proc/{pid}/status").as_bytes(), &mut buf).map_err(|_| Reply::Gone)?;
+        Ok(CallerStatus::parse(&buf))
+    }
+
+    /// Parses the text of `/proc/PID/status`.
+    pub fn parse(text: &[u8]) -> CallerStatus {
+        let mut st = CallerStatus { umask: 0o022, ..CallerStatus::default() };
+        for line in text.split(|&b| b == b'\n') {
+            let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
+            let (key, value) = (&line[..colon], String::from_utf8_lossy(&line[colon + 1..]));
+            let mut nums = value.split_whitespace();
+            match key {
+                b"Tgid" => st.tgid = nums.next().and_then(|v| v.parse().ok()).unwrap_or(0),
+                b"Umask" => st.umask = nums.next().and_then(|v| u32::from_str_radix(v, 8).ok()).unwrap_or(0o022),
+                b"Uid" => st.fsuid = nums.nth(3).and_then(|v| v.parse().ok()).unwrap_or(0),
+                b"Gid" => st.fsgid = nums.nth(3).and_then(|v| v.parse().ok()).unwrap_or(0),
+                b"Groups" => st.groups = nums.filter_map(|v| v.parse().ok()).collect(),
+                _ => {}
+            }
+        }
+        st
+    }
+}
+
+/// While alive, the worker thread acts with a caller's credentials and umask.
+/// Dropping it restores the supervisor's own.
+pub struct CredentialGuard {
+    previous_umask: u32,
+    previous: Option<process::Credentials>,
+}
+
+impl CredentialGuard {
+    fn apply(status: &CallerStatus, as_root: bool) -> Step<CredentialGuard> {
+        // Each worker has its own fs context (unshare(CLONE_FS)), so the
+        // umask set here is this thread's alone.
+        let previous_umask = process::set_umask(status.umask);
+        let mut guard = CredentialGuard { previous_umask, previous: None };
+        // An unprivileged supervisor already has the caller's identity: with
+        // no_new_privs, nobody in the tree can change it.
+        if as_root && (status.fsuid != 0 || status.fsgid != 0 || !status.groups.is_empty()) {
+            let creds = process::Credentials {
+                fsuid: status.fsuid,
+                fsgid: status.fsgid,
+                groups: status.groups.clone(),
+            };
+            guard.previous = Some(process::thread_credentials());
+            process::set_thread_credentials(&creds)?;
+        }
+        Ok(guard)
+    }
+}
+
+impl Drop for CredentialGuard {
+    fn drop(&mut self) {
+        process::set_umask(self.previous_umask);
+        if let Some(own) = &self.previous {
+            if process::set_thread_credentials(own).is_err() {
+                // A worker that cannot get its identity back must not serve
+                // anyone else.
+                std::process::abort();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_parse_reads_fs_ids_groups_and_umask() {
+        let text = b"Name:\tsh\nUmask:\t0027\nTgid:\t42\nUid:\t1000\t1000\t1000\t1001\nGid:\t100\t100\t100\t101\nGroups:\t4 24 \n";
+        let st = CallerStatus::parse(text);
+        assert_eq!(st.tgid, 42);
+        assert_eq!(st.umask, 0o027);
+        assert_eq!(st.fsuid, 1001);
+        assert_eq!(st.fsgid, 101);
+        assert_eq!(st.groups, vec![4, 24]);
+    }
+}

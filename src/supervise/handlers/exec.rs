@@ -1,0 +1,47 @@
+//! execve(2) and execveat(2): the `exec` category and `exec/kill_if_match`.
+//!
+//! | syscall | dirfd | path | flags |
+//! |---------|-------|------|-------|
+//! | execve  | cwd   | 0    | -     |
+//! | execveat| 0     | 1    | 4     |
+
+use super::describe;
+use crate::policy::Category;
+use crate::report::Action;
+use crate::supervise::call::{Call, Reply, Step};
+use crate::supervise::resolve::{Base, Lookup};
+
+/// Handles execve (`at_form` false) or execveat (true).
+pub fn handle(call: &Call, at_form: bool) -> Step<Reply> {
+    let (base, arg, lookup) = if at_form {
+        let flags = call.int(4);
+        let lookup = Lookup {
+            follow_final: flags & libc::AT_SYMLINK_NOFOLLOW == 0,
+            empty_path: flags & libc::AT_EMPTY_PATH != 0,
+            ..Lookup::default()
+        };
+        (Base::from_dirfd(call.arg(0)), 1, lookup)
+    } else {
+        (Base::Cwd, 0, Lookup { follow_final: true, ..Lookup::default() })
+    };
+    let path = call.read_path(arg)?;
+    let _caller = call.become_caller()?;
+    let r = call.resolve(base, &path, lookup)?;
+    if r.stat().is_none() {
+        return Err(crate::sys::Errno(libc::ENOENT).into());
+    }
+    let kill_rule = call.shared.policy().exec_kill(&r.path);
+    if let Some(rule) = kill_rule {
+        call.report(Category::Exec, &r.path, Action::Kill, Some(rule), describe::path(&r.path), None);
+        return Ok(Reply::Kill);
+    }
+    call.check(Category::Exec, &r.path, || describe::path(&r.path))?;
+    call.shared.note_exec(call.n.pid);
+    // RACE (known, documented): the new program image must be loaded by the
+    // kernel inside the caller, so the call continues there and the kernel
+    // reads the path again. A thread sharing the caller's memory can swap the
+    // path between this check and the kernel's read and run a program the
+    // policy denies. Closing it needs the kernel to exec from a descriptor we
+    // pass (no such interface for a notified caller exists as of Linux 6.18).
+    Ok(Reply::ContinueRacy)
+}

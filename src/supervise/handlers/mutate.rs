@@ -1,0 +1,335 @@
+//! Calls that change the filesystem (the `write` category), performed by the
+//! supervisor relative to directories it resolved itself.
+//!
+//! Path arguments (dirfd, path), by syscall:
+//! - one entry: mkdir(0) mkdirat(0,1) mknod(0) mknodat(0,1) rmdir(0) unlink(0)
+//!   unlinkat(0,1) symlink(target 0, link 1) symlinkat(target 0, link 1,2)
+//! - two entries: rename(0;1) renameat(0,1;2,3) renameat2(0,1;2,3)
+//!   link(0;1) linkat(0,1;2,3)
+//! - the object: truncate(0) chmod(0) fchmodat(0,1) fchmodat2(0,1) chown(0)
+//!   lchown(0) fchownat(0,1) utime(0) utimes(0) futimesat(0,1) utimensat(0,1)
+//!   setxattr lsetxattr removexattr lremovexattr(0) setxattrat removexattrat(0,1)
+//! - a descriptor: fchmod fchown fsetxattr fremovexattr(0), utimensat with a
+//!   NULL path (futimens).
+
+use super::describe;
+use crate::policy::Category;
+use crate::supervise::call::{Call, Reply, Step};
+use crate::supervise::resolve::{Base, Lookup, Resolved, Target};
+use crate::sys::{fs, Errno};
+use std::os::fd::{AsFd, BorrowedFd};
+
+const FOLLOW: Lookup = Lookup { follow_final: true, empty_path: false, no_symlinks: false, no_magic_links: false, beneath: false };
+const NOFOLLOW: Lookup = Lookup { follow_final: false, ..FOLLOW };
+
+/// Lookup flags from an `AT_*` flags argument.
+fn at_lookup(flags: i32, follow_by_default: bool) -> Lookup {
+    let follow = if follow_by_default {
+        flags & libc::AT_SYMLINK_NOFOLLOW == 0
+    } else {
+        flags & libc::AT_SYMLINK_FOLLOW != 0
+    };
+    Lookup { follow_final: follow, empty_path: flags & libc::AT_EMPTY_PATH != 0, ..FOLLOW }
+}
+
+/// One path argument: where it starts, which argument holds it, how to look it up.
+#[derive(Clone, Copy)]
+struct PathArg {
+    base: Base,
+    arg: usize,
+    lookup: Lookup,
+}
+
+fn cwd(arg: usize, lookup: Lookup) -> PathArg {
+    PathArg { base: Base::Cwd, arg, lookup }
+}
+
+fn at(call: &Call, dirfd_arg: usize, lookup: Lookup) -> PathArg {
+    PathArg { base: Base::from_dirfd(call.arg(dirfd_arg)), arg: dirfd_arg + 1, lookup }
+}
+
+/// The directory and name of an entry to create or remove. An object reached
+/// without a name (`/`, `dir/.`) cannot be created or removed by name.
+fn entry<'r>(r: &'r Resolved, object_errno: i32) -> Result<(BorrowedFd<'r>, &'r [u8]), Errno> {
+    match &r.target {
+        Target::Entry { dir, name, .. } => Ok((dir.as_fd(), name)),
+        Target::Object { .. } => Err(Errno(object_errno)),
+    }
+}
+
+/// Reads, resolves and checks one path, then acts on it.
+fn on_path(call: &Call, p: PathArg, act: impl FnOnce(&Resolved) -> Result<(), Errno>) -> Step<Reply> {
+    let path = call.read_path(p.arg)?;
+    let _caller = call.become_caller()?;
+    let r = call.resolve(p.base, &path, p.lookup)?;
+    call.check(Category::Write, &r.path, || describe::path(&r.path))?;
+    act(&r)?;
+    Ok(Reply::Value(0))
+}
+
+/// Reads, resolves and checks two paths (both need write access), then acts.
+fn on_two_paths(
+    call: &Call,
+    from: PathArg,
+    to: PathArg,
+    act: impl FnOnce(&Resolved, &Resolved) -> Result<(), Errno>,
+) -> Step<Reply> {
+    let old = call.read_path(from.arg)?;
+    let new = call.read_path(to.arg)?;
+    let _caller = call.become_caller()?;
+    let a = call.resolve(from.base, &old, from.lookup)?;
+    let b = call.resolve(to.base, &new, to.lookup)?;
+    let show = || format!("{}, {}", describe::path(&a.path), describe::path(&b.path));
+    call.check(Category::Write, &a.path, show)?;
+    call.check(Category::Write, &b.path, show)?;
+    act(&a, &b)?;
+    Ok(Reply::Value(0))
+}
+
+/// Resolves the caller's descriptor `fd_arg`, checks its path, then acts on
+/// our duplicate of it, sharing the caller's open file description.
+fn on_fd(call: &Call, fd_arg: usize, act: impl FnOnce(BorrowedFd<'_>) -> Result<(), Errno>) -> Step<Reply> {
+    let fd = call.caller_fd(call.int(fd_arg))?;
+    let _caller = call.become_caller()?;
+    let path = fs::fd_path(fd.as_fd())?;
+    call.check(Category::Write, &path, || format!("{}, {}", call.int(fd_arg), describe::path(&path)))?;
+    act(fd.as_fd())?;
+    Ok(Reply::Value(0))
+}
+
+/// mkdir(2), mkdirat(2).
+pub fn mkdir(call: &Call, at_form: bool) -> Step<Reply> {
+    let (p, mode) = if at_form { (at(call, 0, NOFOLLOW), call.arg(2)) } else { (cwd(0, NOFOLLOW), call.arg(1)) };
+    on_path(call, p, |r| {
+        let (dir, name) = entry(r, libc::EEXIST)?;
+        fs::mkdir_at(dir, name, mode as u32)
+    })
+}
+
+/// mknod(2), mknodat(2).
+pub fn mknod(call: &Call, at_form: bool) -> Step<Reply> {
+    let (p, i) = if at_form { (at(call, 0, NOFOLLOW), 2) } else { (cwd(0, NOFOLLOW), 1) };
+    let (mode, dev) = (call.arg(i) as u32, call.arg(i + 1));
+    on_path(call, p, |r| {
+        let (dir, name) = entry(r, libc::EEXIST)?;
+        fs::mknod_at(dir, name, mode, dev)
+    })
+}
+
+/// rmdir(2).
+pub fn rmdir(call: &Call) -> Step<Reply> {
+    on_path(call, cwd(0, NOFOLLOW), |r| {
+        let (dir, name) = entry(r, libc::EBUSY)?;
+        fs::unlink_at(dir, name, libc::AT_REMOVEDIR)
+    })
+}
+
+/// unlink(2), unlinkat(2).
+pub fn unlink(call: &Call, at_form: bool) -> Step<Reply> {
+    let (p, flags) = if at_form { (at(call, 0, NOFOLLOW), call.int(2)) } else { (cwd(0, NOFOLLOW), 0) };
+    if flags & !libc::AT_REMOVEDIR != 0 {
+        return Err(Errno(libc::EINVAL).into());
+    }
+    on_path(call, p, |r| {
+        let (dir, name) = entry(r, if flags != 0 { libc::EBUSY } else { libc::EISDIR })?;
+        fs::unlink_at(dir, name, flags)
+    })
+}
+
+/// symlink(2), symlinkat(2): only the new link's path is checked; the target
+/// is just text.
+pub fn symlink(call: &Call, at_form: bool) -> Step<Reply> {
+    let target = call.read_path(0)?;
+    let p = if at_form { at(call, 1, NOFOLLOW) } else { cwd(1, NOFOLLOW) };
+    on_path(call, p, |r| {
+        let (dir, name) = entry(r, libc::EEXIST)?;
+        fs::symlink_at(&target, dir, name)
+    })
+}
+
+/// rename(2), renameat(2), renameat2(2), RENAME_EXCHANGE included.
+pub fn rename(call: &Call, form: u8) -> Step<Reply> {
+    let (from, to, flags) = match form {
+        0 => (cwd(0, NOFOLLOW), cwd(1, NOFOLLOW), 0),
+        1 => (at(call, 0, NOFOLLOW), at(call, 2, NOFOLLOW), 0),
+        _ => (at(call, 0, NOFOLLOW), at(call, 2, NOFOLLOW), call.arg(4) as u32),
+    };
+    on_two_paths(call, from, to, |a, b| {
+        let (old_dir, old) = entry(a, libc::EBUSY)?;
+        let (new_dir, new) = entry(b, libc::EBUSY)?;
+        fs::rename_at(old_dir, old, new_dir, new, flags)
+    })
+}
+
+/// link(2), linkat(2). The source needs write access too: otherwise a hard
+/// link in an allowed directory would make a protected file writable.
+pub fn link(call: &Call, at_form: bool) -> Step<Reply> {
+    let (from, to) = if at_form {
+        let flags = call.int(4);
+        if flags & !(libc::AT_SYMLINK_FOLLOW | libc::AT_EMPTY_PATH) != 0 {
+            return Err(Errno(libc::EINVAL).into());
+        }
+        (at(call, 0, at_lookup(flags, false)), at(call, 2, NOFOLLOW))
+    } else {
+        (cwd(0, NOFOLLOW), cwd(1, NOFOLLOW))
+    };
+    on_two_paths(call, from, to, |a, b| {
+        let (new_dir, new) = entry(b, libc::EEXIST)?;
+        match &a.target {
+            Target::Entry { dir, name, .. } => fs::link_at(dir.as_fd(), name, new_dir, new),
+            Target::Object { fd, .. } => fs::link_fd(fd.as_fd(), new_dir, new),
+        }
+    })
+}
+
+/// truncate(2): the supervisor opens the file for writing without following
+/// a symlink swapped in after the check, then ftruncate(2)s it.
+pub fn truncate(call: &Call) -> Step<Reply> {
+    let len = call.arg(1) as i64;
+    on_path(call, cwd(0, FOLLOW), |r| {
+        let obj = r.open_object()?;
+        let flags = (libc::O_WRONLY | libc::O_NONBLOCK | libc::O_CLOEXEC) as u64;
+        let file = fs::openat2(None, fs::proc_self_fd(obj.as_fd()).as_bytes(), flags, 0, 0)?;
+        fs::ftruncate(file.as_fd(), len)
+    })
+}
+
+/// chmod(2), fchmodat(2) (always follows), fchmodat2(2).
+pub fn chmod(call: &Call, form: u8) -> Step<Reply> {
+    let (p, mode) = match form {
+        0 => (cwd(0, FOLLOW), call.arg(1)),
+        1 => (at(call, 0, FOLLOW), call.arg(2)),
+        _ => (at(call, 0, at_lookup(call.int(3), true)), call.arg(2)),
+    };
+    on_path(call, p, |r| fs::chmod_fd_path(r.open_object()?.as_fd(), mode as u32))
+}
+
+/// chown(2), lchown(2), fchownat(2).
+pub fn chown(call: &Call, form: u8) -> Step<Reply> {
+    let (p, i) = match form {
+        0 => (cwd(0, FOLLOW), 1),
+        1 => (cwd(0, NOFOLLOW), 1),
+        _ => (at(call, 0, at_lookup(call.int(4), true)), 2),
+    };
+    let (uid, gid) = (call.arg(i) as u32, call.arg(i + 1) as u32);
+    on_path(call, p, |r| fs::chown_fd(r.open_object()?.as_fd(), uid, gid))
+}
+
+/// utime(2), utimes(2), futimesat(2), utimensat(2) (and futimens(3), its
+/// NULL-path form, judged by the descriptor's path).
+pub fn utimes(call: &Call, form: u8) -> Step<Reply> {
+    let (p, times_arg, flags) = match form {
+        0 | 1 => (cwd(0, FOLLOW), 1, 0),
+        2 => (at(call, 0, FOLLOW), 2, 0),
+        _ => (at(call, 0, at_lookup(call.int(3), true)), 2, call.int(3)),
+    };
+    let times = read_times(call, form, call.arg(times_arg))?;
+    if form == 3 && call.arg(1) == 0 {
+        if flags != 0 {
+            return Err(Errno(libc::EINVAL).into());
+        }
+        return on_fd(call, 0, |fd| fs::futimens(fd, times));
+    }
+    on_path(call, p, |r| fs::utimens_fd_path(r.open_object()?.as_fd(), times))
+}
+
+/// Reads the times argument of the utime family as two timespecs.
+fn read_times(call: &Call, form: u8, addr: u64) -> Step<Option<[libc::timespec; 2]>> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let words: Vec<i64> = call
+        .read_bytes(addr, if form == 0 { 16 } else { 32 })?
+        .chunks(8)
+        .map(|c| i64::from_ne_bytes(c.try_into().expect("8 bytes")))
+        .collect();
+    let ts = |sec: i64, nsec: i64| libc::timespec { tv_sec: sec, tv_nsec: nsec };
+    Ok(Some(match form {
+        0 => [ts(words[0], 0), ts(words[1], 0)],
+        1 | 2 => {
+            if words[1] < 0 || words[1] >= 1_000_000 || words[3] < 0 || words[3] >= 1_000_000 {
+                return Err(Errno(libc::EINVAL).into());
+            }
+            [ts(words[0], words[1] * 1000), ts(words[2], words[3] * 1000)]
+        }
+        _ => [ts(words[0], words[1]), ts(words[2], words[3])],
+    }))
+}
+
+/// The largest xattr value the kernel accepts.
+const XATTR_SIZE_MAX: usize = 65536;
+
+fn xattr_name(call: &Call, arg: usize) -> Step<Vec<u8>> {
+    let name = crate::sys::mem::read_cstr(call.n.pid, call.arg(arg), 255).map_err(|e| {
+        if e.0 == libc::ENAMETOOLONG { Errno(libc::ERANGE) } else { e }
+    })?;
+    Ok(name)
+}
+
+/// setxattr(2), lsetxattr(2), removexattr(2), lremovexattr(2).
+pub fn path_xattr(call: &Call, set: bool, follow: bool) -> Step<Reply> {
+    let name = xattr_name(call, 1)?;
+    let p = cwd(0, if follow { FOLLOW } else { NOFOLLOW });
+    if set {
+        let (size, flags) = (call.arg(3) as usize, call.int(4));
+        if size > XATTR_SIZE_MAX {
+            return Err(Errno(libc::E2BIG).into());
+        }
+        let value = call.read_bytes(call.arg(2), size)?;
+        on_path(call, p, |r| fs::set_xattr(r.open_object()?.as_fd(), true, &name, &value, flags))
+    } else {
+        on_path(call, p, |r| fs::remove_xattr(r.open_object()?.as_fd(), true, &name))
+    }
+}
+
+/// setxattrat(2), removexattrat(2) (Linux 6.13).
+pub fn xattr_at(call: &Call, set: bool) -> Step<Reply> {
+    let at_flags = call.int(2);
+    let name = xattr_name(call, 3)?;
+    let p = at(call, 0, at_lookup(at_flags, true));
+    if set {
+        // struct xattr_args { __aligned_u64 value; __u32 size; __u32 flags; }
+        if call.arg(5) < 16 {
+            return Err(Errno(libc::EINVAL).into());
+        }
+        let args = call.read_bytes(call.arg(4), 16)?;
+        let value_ptr = u64::from_ne_bytes(args[..8].try_into().expect("8 bytes"));
+        let size = u32::from_ne_bytes(args[8..12].try_into().expect("4 bytes")) as usize;
+        let flags = i32::from_ne_bytes(args[12..16].try_into().expect("4 bytes"));
+        if size > XATTR_SIZE_MAX {
+            return Err(Errno(libc::E2BIG).into());
+        }
+        let value = if size == 0 { Vec::new() } else { call.read_bytes(value_ptr, size)? };
+        on_path(call, p, |r| fs::set_xattr(r.open_object()?.as_fd(), true, &name, &value, flags))
+    } else {
+        on_path(call, p, |r| fs::remove_xattr(r.open_object()?.as_fd(), true, &name))
+    }
+}
+
+/// fchmod(2).
+pub fn fchmod(call: &Call) -> Step<Reply> {
+    let mode = call.arg(1) as u32;
+    on_fd(call, 0, |fd| fs::fchmod(fd, mode))
+}
+
+/// fchown(2).
+pub fn fchown(call: &Call) -> Step<Reply> {
+    let (uid, gid) = (call.arg(1) as u32, call.arg(2) as u32);
+    on_fd(call, 0, |fd| fs::fchown(fd, uid, gid))
+}
+
+/// fsetxattr(2), fremovexattr(2).
+pub fn fd_xattr(call: &Call, set: bool) -> Step<Reply> {
+    let name = xattr_name(call, 1)?;
+    if set {
+        let (size, flags) = (call.arg(3) as usize, call.int(4));
+        if size > XATTR_SIZE_MAX {
+            return Err(Errno(libc::E2BIG).into());
+        }
+        let value = call.read_bytes(call.arg(2), size)?;
+        on_fd(call, 0, |fd| fs::set_xattr(fd, false, &name, &value, flags))
+    } else {
+        on_fd(call, 0, |fd| fs::remove_xattr(fd, false, &name))
+    }
+}
+

@@ -1,0 +1,118 @@
+//! open, openat, openat2, creat: performed by the supervisor with openat2(2)
+//! on the directory it resolved, and handed back with ADDFD|SEND.
+//!
+//! | syscall | dirfd | path | flags | mode |
+//! |---------|-------|------|-------|------|
+//! | open    | cwd   | 0    | 1     | 2    |
+//! | openat  | 0     | 1    | 2     | 3    |
+//! | openat2 | 0     | 1    | how (2, size 3) | how |
+//! | creat   | cwd   | 0    | O_CREAT\|O_WRONLY\|O_TRUNC | 1 |
+
+use super::describe;
+use crate::policy::Category;
+use crate::supervise::call::{Call, Reply, Step};
+use crate::supervise::resolve::{Base, Lookup, Target};
+use crate::sys::{fs, Errno};
+use std::os::fd::AsFd;
+
+/// Flags that make an open a write.
+const WRITE_FLAGS: i32 = libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC | libc::O_TMPFILE;
+
+/// What one open asks for.
+struct Request {
+    base: Base,
+    path_arg: usize,
+    flags: i32,
+    mode: u32,
+    resolve: u64,
+}
+
+/// open(2).
+pub fn open(call: &Call) -> Step<Reply> {
+    let req = Request { base: Base::Cwd, path_arg: 0, flags: call.int(1), mode: call.arg(2) as u32, resolve: 0 };
+    perform(call, req)
+}
+
+/// openat(2).
+pub fn openat(call: &Call) -> Step<Reply> {
+    let req = Request {
+        base: Base::from_dirfd(call.arg(0)),
+        path_arg: 1,
+        flags: call.int(2),
+        mode: call.arg(3) as u32,
+        resolve: 0,
+    };
+    perform(call, req)
+}
+
+/// creat(2): open with O_CREAT|O_WRONLY|O_TRUNC.
+pub fn creat(call: &Call) -> Step<Reply> {
+    let flags = libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC;
+    let req = Request { base: Base::Cwd, path_arg: 0, flags, mode: call.arg(1) as u32, resolve: 0 };
+    perform(call, req)
+}
+
+/// openat2(2): the flags live in a `struct open_how` in the caller's memory.
+pub fn openat2(call: &Call) -> Step<Reply> {
+    let size = call.arg(3) as usize;
+    if size < 24 {
+        return Err(Errno(libc::EINVAL).into());
+    }
+    let how = call.read_bytes(call.arg(2), 24)?;
+    let word = |i: usize| u64::from_ne_bytes(how[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    let (flags, mode, resolve) = (word(0), word(1), word(2));
+    if flags >> 32 != 0 {
+        return Err(Errno(libc::EINVAL).into());
+    }
+    let req = Request { base: Base::from_dirfd(call.arg(0)), path_arg: 1, flags: flags as i32, mode: mode as u32, resolve };
+    perform(call, req)
+}
+
+fn perform(call: &Call, req: Request) -> Step<Reply> {
+    const SUPPORTED: u64 = libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS | libc::RESOLVE_BENEATH;
+    if req.resolve & !SUPPORTED != 0 {
+        // RESOLVE_IN_ROOT, RESOLVE_NO_XDEV, RESOLVE_CACHED are not emulated
+        // yet; refusing is safer than resolving differently from the kernel.
+        return Err(Errno(if req.resolve & libc::RESOLVE_CACHED != 0 { libc::EAGAIN } else { libc::EINVAL }).into());
+    }
+    let path = call.read_path(req.path_arg)?;
+    let _caller = call.become_caller()?;
+    let flags = req.flags;
+    let creating = flags & libc::O_CREAT != 0;
+    let lookup = Lookup {
+        follow_final: flags & libc::O_NOFOLLOW == 0 && !(creating && flags & libc::O_EXCL != 0),
+        empty_path: false,
+        no_symlinks: req.resolve & libc::RESOLVE_NO_SYMLINKS != 0,
+        no_magic_links: req.resolve & libc::RESOLVE_NO_MAGICLINKS != 0,
+        beneath: req.resolve & libc::RESOLVE_BENEATH != 0,
+    };
+    let resolved = call.resolve(req.base, &path, lookup)?;
+    let category = if flags & WRITE_FLAGS != 0 { Category::Write } else { Category::Read };
+    call.check(category, &resolved.path, || {
+        format!("{}, {}", describe::path(&resolved.path), describe::open_flags(flags))
+    })?;
+    // Our own copy is always close-on-exec; the caller's gets its own flag.
+    let ours = (flags | libc::O_CLOEXEC) as u64;
+    let fd = match &resolved.target {
+        Target::Entry { dir, name, .. } => {
+            // O_NOFOLLOW: the final symlink, if the caller's flags follow one,
+            // was followed by the resolver; one swapped in since then fails
+            // with ELOOP instead of redirecting the open.
+            let mut name = name.clone();
+            if resolved.trailing_slash {
+                name.push(b'/');
+            }
+            fs::openat2(Some(dir.as_fd()), &name, ours | libc::O_NOFOLLOW as u64, u64::from(req.mode), 0)?
+        }
+        Target::Object { fd, .. } => {
+            if creating && flags & libc::O_EXCL != 0 {
+                return Err(Errno(libc::EEXIST).into());
+            }
+            // Reopen the very object through its magic link, as the kernel
+            // does for /proc/self/fd/N.
+            let reopen = ours & !((libc::O_NOFOLLOW | libc::O_CREAT | libc::O_EXCL) as u64);
+            fs::openat2(None, fs::proc_self_fd(fd.as_fd()).as_bytes(), reopen, u64::from(req.mode), 0)?
+        }
+    };
+    Ok(Reply::Fd { fd, cloexec: flags & libc::O_CLOEXEC != 0 })
+}
