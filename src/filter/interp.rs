@@ -147,6 +147,43 @@ pub fn trace(prog: &[libc::sock_filter], data: &SeccompData) -> Result<Trace, In
     }
 }
 
+/// Checks `prog` statically, as the kernel does when the filter is loaded:
+/// every instruction is one this crate understands, every load reads a word
+/// of `seccomp_data`, every jump lands inside the program, and the last
+/// instruction returns.
+pub fn validate(prog: &[libc::sock_filter]) -> Result<(), InterpretError> {
+    if prog.is_empty() {
+        return Err(InterpretError::Empty);
+    }
+    if prog.len() > MAX_INSNS {
+        return Err(InterpretError::TooLong { len: prog.len() });
+    }
+    let inside = |pc: usize, skip: usize| pc + 1 + skip < prog.len();
+    for (pc, ins) in prog.iter().enumerate() {
+        let in_range = match ins.code {
+            op::LD_W_ABS => {
+                if SeccompData::default().word(ins.k).is_none() {
+                    return Err(InterpretError::BadLoad { pc, offset: ins.k });
+                }
+                true
+            }
+            op::ALU_AND_K | op::RET_K => true,
+            op::JA => inside(pc, ins.k as usize),
+            op::JEQ_K | op::JGT_K | op::JGE_K | op::JSET_K => {
+                inside(pc, ins.jt.into()) && inside(pc, ins.jf.into())
+            }
+            code => return Err(InterpretError::Unsupported { pc, code }),
+        };
+        if !in_range {
+            return Err(InterpretError::JumpOutside { pc });
+        }
+    }
+    match prog.last() {
+        Some(last) if last.code == op::RET_K => Ok(()),
+        _ => Err(InterpretError::FellOffEnd),
+    }
+}
+
 fn branch(ins: &libc::sock_filter, taken: bool) -> usize {
     usize::from(if taken { ins.jt } else { ins.jf })
 }
@@ -309,6 +346,38 @@ mod tests {
         assert_eq!(run(&prog), Err(InterpretError::JumpOutside { pc: 1 }));
         let prog = [insn(op::JA, 0, 0, u32::MAX), insn(op::RET_K, 0, 0, 0)];
         assert_eq!(run(&prog), Err(InterpretError::JumpOutside { pc: 0 }));
+    }
+
+    #[test]
+    fn validate_checks_every_instruction_not_just_the_path_taken() {
+        let ok = [
+            insn(op::LD_W_ABS, 0, 0, offset::NR),
+            insn(op::JEQ_K, 0, 1, 59),
+            insn(op::RET_K, 0, 0, 0),
+            insn(op::RET_K, 0, 0, 1),
+        ];
+        assert_eq!(validate(&ok), Ok(()));
+        let mut bad_branch = ok;
+        bad_branch[1].jf = 2;
+        assert_eq!(
+            validate(&bad_branch),
+            Err(InterpretError::JumpOutside { pc: 1 })
+        );
+        assert_eq!(run(&bad_branch), Ok(0), "the path taken never sees it");
+        let mut bad_load = ok;
+        bad_load[0].k = 64;
+        assert_eq!(
+            validate(&bad_load),
+            Err(InterpretError::BadLoad { pc: 0, offset: 64 })
+        );
+        let no_return = [insn(op::LD_W_ABS, 0, 0, 0)];
+        assert_eq!(validate(&no_return), Err(InterpretError::FellOffEnd));
+        let unknown = [insn(0x16, 0, 0, 0), insn(op::RET_K, 0, 0, 0)];
+        assert_eq!(
+            validate(&unknown),
+            Err(InterpretError::Unsupported { pc: 0, code: 0x16 })
+        );
+        assert_eq!(validate(&[]), Err(InterpretError::Empty));
     }
 
     #[test]

@@ -20,7 +20,7 @@ mod syscalls;
 use std::collections::BTreeMap;
 
 use bpf::{Assembler, Label, Target, offset};
-pub use interp::{InterpretError, SeccompData, Trace, interpret, trace};
+pub use interp::{InterpretError, SeccompData, Trace, interpret, trace, validate};
 pub use syscalls::{
     SYS_GETXATTRAT, SYS_LISTXATTRAT, SYS_OPEN_TREE_ATTR, SYS_REMOVEXATTRAT, SYS_SETXATTRAT,
     syscall_name, syscall_number,
