@@ -7,9 +7,17 @@ pub mod addr;
 pub mod parse;
 pub mod pattern;
 pub mod profile;
+mod rules;
 
+use std::borrow::Cow;
 
+pub use addr::Address;
+pub use parse::{ConfigError, RuleError, parse_config, parse_rule};
 
+use addr::AddressPattern;
+use parse::{escape, is_net};
+use pattern::Pattern;
+use rules::{PathRules, Rule, RuleList};
 
 /// An access category: what kind of access a rule governs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -173,7 +181,11 @@ pub struct Verdict {
 
 impl Verdict {
     /// Allowed, silently.
-    pub const ALLOW: Verdict = Verdict { outcome: Outcome::Allow, report: false, rule: None };
+    pub const ALLOW: Verdict = Verdict {
+        outcome: Outcome::Allow,
+        report: false,
+        rule: None,
+    };
 }
 
 /// The result of applying a command.
@@ -200,4 +212,757 @@ pub enum ApplyError {
         /// What is wrong with it.
         reason: String,
     },
+}
+
+impl RuleAction {
+    /// The word as written in rules: `allow`, `deny`, `filter`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RuleAction::Allow => "allow",
+            RuleAction::Deny => "deny",
+            RuleAction::Filter => "filter",
+        }
+    }
+}
+
+impl DefaultAction {
+    /// The word as written in rules: `deny`, `warn`, `kill`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DefaultAction::Deny => "deny",
+            DefaultAction::Warn => "warn",
+            DefaultAction::Kill => "kill",
+        }
+    }
+}
+
+impl Lock {
+    /// The word as written in rules: `off`, `exec`, `on`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Lock::Off => "off",
+            Lock::Exec => "exec",
+            Lock::On => "on",
+        }
+    }
+}
+
+/// A validated policy: which categories are checked, their defaults, their
+/// rules in order, the exec kill lists and the lock.
+///
+/// Built by [`apply`](Policy::apply)ing parsed [`Command`]s. It does not
+/// enforce the lock: deciding who may still send commands is the caller's
+/// business, which reads [`lock`](Policy::lock).
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Indexed by `Category as usize` (the order of [`Category::ALL`]).
+    on: [bool; 6],
+    defaults: [DefaultAction; 6],
+    /// Read, Write, Exec, Stat.
+    paths: [PathRules; 4],
+    /// NetBind, NetConnect.
+    nets: [RuleList<AddressPattern>; 2],
+    /// `exec/kill_if_match` patterns; the action field is unused (`Deny`).
+    kill_if_match: RuleList<Pattern>,
+    /// `exec/resume_if_match` patterns; the action field is unused (`Allow`).
+    resume_if_match: RuleList<Pattern>,
+    lock: Lock,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy::new()
+    }
+}
+
+/// Where the rules of one category live.
+enum Rules<'a> {
+    Path(&'a PathRules),
+    Net(&'a RuleList<AddressPattern>),
+}
+
+impl Policy {
+    /// Every category off, every default `Deny`, lock off, no rules.
+    pub fn new() -> Policy {
+        Policy {
+            on: [false; 6],
+            defaults: [DefaultAction::Deny; 6],
+            paths: Default::default(),
+            nets: Default::default(),
+            kill_if_match: RuleList::default(),
+            resume_if_match: RuleList::default(),
+            lock: Lock::Off,
+        }
+    }
+
+    /// Applies one command. A command that fails changes nothing, even
+    /// when it names several categories.
+    pub fn apply(&mut self, cmd: &Command) -> Result<Applied, ApplyError> {
+        match cmd {
+            Command::Sandbox { categories, on } => {
+                for &c in categories {
+                    self.on[c as usize] = *on;
+                }
+            }
+            Command::Query { category } => return Ok(Applied::Query(self.is_on(*category))),
+            Command::Rule {
+                action,
+                categories,
+                op,
+                pattern,
+            } => {
+                self.apply_rule(*action, categories, *op, pattern)?;
+            }
+            Command::Default { categories, action } => {
+                for &c in categories {
+                    self.defaults[c as usize] = *action;
+                }
+            }
+            Command::Lock(lock) => self.lock = *lock,
+            Command::KillIfMatch { op, pattern } => {
+                let text = exec_rule_text("kill_if_match", pattern);
+                edit_exec_list(
+                    &mut self.kill_if_match,
+                    RuleAction::Deny,
+                    *op,
+                    pattern,
+                    text,
+                )?;
+            }
+            Command::ResumeIfMatch { op, pattern } => {
+                let text = exec_rule_text("resume_if_match", pattern);
+                edit_exec_list(
+                    &mut self.resume_if_match,
+                    RuleAction::Allow,
+                    *op,
+                    pattern,
+                    text,
+                )?;
+            }
+        }
+        Ok(Applied::Done)
+    }
+
+    fn apply_rule(
+        &mut self,
+        action: RuleAction,
+        categories: &[Category],
+        op: RuleOp,
+        pattern: &[u8],
+    ) -> Result<(), ApplyError> {
+        if op != RuleOp::Add {
+            // Check every category first, so that a failure changes nothing.
+            if let Some(&c) = categories
+                .iter()
+                .find(|&&c| !self.holds(c, action, pattern))
+            {
+                return Err(ApplyError::NoSuchRule(rule_text(action, c, pattern)));
+            }
+            for &c in categories {
+                let every = op == RuleOp::RemoveAll;
+                match c {
+                    c if is_net(c) => self.nets[c as usize - 4].remove(action, pattern, every),
+                    c => self.paths[c as usize].remove(action, pattern, every),
+                };
+            }
+            return Ok(());
+        }
+        let bad = |reason: String| ApplyError::BadPattern {
+            pattern: escape(pattern),
+            reason,
+        };
+        let path = match categories.iter().any(|&c| !is_net(c)) {
+            true => Some(Pattern::path(pattern).map_err(|e| bad(e.to_string()))?),
+            false => None,
+        };
+        let net = match categories.iter().any(|&c| is_net(c)) {
+            true => Some(AddressPattern::parse(pattern).map_err(|e| bad(e.to_string()))?),
+            false => None,
+        };
+        for &c in categories {
+            let text = rule_text(action, c, pattern);
+            let pattern = pattern.to_vec();
+            if let (true, Some(matcher)) = (is_net(c), &net) {
+                let matcher = matcher.clone();
+                self.nets[c as usize - 4].push(Rule {
+                    action,
+                    pattern,
+                    text,
+                    matcher,
+                });
+            } else if let Some(matcher) = &path {
+                let matcher = matcher.clone();
+                self.paths[c as usize].push(Rule {
+                    action,
+                    pattern,
+                    text,
+                    matcher,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn rules(&self, c: Category) -> Rules<'_> {
+        if is_net(c) {
+            Rules::Net(&self.nets[c as usize - 4])
+        } else {
+            Rules::Path(&self.paths[c as usize])
+        }
+    }
+
+    fn holds(&self, c: Category, action: RuleAction, pattern: &[u8]) -> bool {
+        match self.rules(c) {
+            Rules::Path(rules) => rules.contains(action, pattern),
+            Rules::Net(rules) => rules.contains(action, pattern),
+        }
+    }
+
+    /// Whether accesses of category `c` are checked.
+    pub fn is_on(&self, c: Category) -> bool {
+        self.on[c as usize]
+    }
+
+    /// What happens to an access of category `c` that no rule matches.
+    pub fn default_action(&self, c: Category) -> DefaultAction {
+        self.defaults[c as usize]
+    }
+
+    /// Who may still send in-sandbox commands.
+    pub fn lock(&self) -> Lock {
+        self.lock
+    }
+
+    /// Decides an access to `path`, the canonical absolute path as raw bytes
+    /// (it may be non-UTF-8). For a net category, `path` is taken as a UNIX
+    /// socket path.
+    pub fn check_path(&self, c: Category, path: &[u8]) -> Verdict {
+        if !self.is_on(c) {
+            return Verdict::ALLOW;
+        }
+        match self.rules(c) {
+            Rules::Path(rules) => {
+                self.decide(c, rules.last_match(path).map(|r| (r.action, &r.text)))
+            }
+            Rules::Net(rules) => {
+                let hit = rules.last_match_addr(&Address::Unix(path.to_vec()));
+                self.decide(c, hit.map(|r| (r.action, &r.text)))
+            }
+        }
+    }
+
+    /// Decides a bind or connect to `addr`. An unnamed address is always
+    /// allowed; an IPv4-mapped IPv6 address is judged as IPv4. For a path
+    /// category, a UNIX socket path is checked as a path and other
+    /// addresses get the category default.
+    pub fn check_addr(&self, c: Category, addr: &Address) -> Verdict {
+        if !self.is_on(c) || *addr == Address::Unnamed {
+            return Verdict::ALLOW;
+        }
+        match (self.rules(c), addr) {
+            (Rules::Net(rules), _) => {
+                self.decide(c, rules.last_match_addr(addr).map(|r| (r.action, &r.text)))
+            }
+            (Rules::Path(_), Address::Unix(path)) => self.check_path(c, path),
+            (Rules::Path(_), _) => self.decide(c, None),
+        }
+    }
+
+    /// The verdict from the deciding rule, or from the default when none matched.
+    fn decide(&self, c: Category, hit: Option<(RuleAction, &String)>) -> Verdict {
+        let (outcome, report, rule) = match hit {
+            Some((RuleAction::Allow, text)) => (Outcome::Allow, false, Some(text.clone())),
+            Some((RuleAction::Deny, text)) => (Outcome::Deny, true, Some(text.clone())),
+            Some((RuleAction::Filter, text)) => (Outcome::Deny, false, Some(text.clone())),
+            None => match self.default_action(c) {
+                DefaultAction::Deny => (Outcome::Deny, true, None),
+                DefaultAction::Warn => (Outcome::Allow, true, None),
+                DefaultAction::Kill => (Outcome::Kill, true, None),
+            },
+        };
+        Verdict {
+            outcome,
+            report,
+            rule,
+        }
+    }
+
+    /// The rule text (`exec/kill_if_match+PATTERN`) when an
+    /// `exec/kill_if_match` pattern matches `path` and no
+    /// `exec/resume_if_match` pattern does. Independent of `sandbox/exec`.
+    pub fn exec_kill(&self, path: &[u8]) -> Option<String> {
+        if self
+            .resume_if_match
+            .last_match(|m| m.matches(path))
+            .is_some()
+        {
+            return None;
+        }
+        self.kill_if_match
+            .last_match(|m| m.matches(path))
+            .map(|r| r.text.clone())
+    }
+
+    /// The whole policy as rule lines, one per line, that rebuild it when
+    /// applied in order to [`Policy::new`] (for `--print-profile`).
+    ///
+    /// A pattern that is not printable UTF-8 is written with `\xNN` escapes,
+    /// which do not parse back to the same bytes; use
+    /// [`to_rule_bytes`](Policy::to_rule_bytes) when that matters.
+    pub fn to_rules(&self) -> String {
+        let bytes = self.write_rules(|p| match std::str::from_utf8(p) {
+            Ok(s) if !s.chars().any(char::is_control) => Cow::Borrowed(p),
+            _ => Cow::Owned(escape(p).into_bytes()),
+        });
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// Like [`to_rules`](Policy::to_rules), with patterns as their exact
+    /// bytes. Only a pattern holding a newline cannot be read back, since
+    /// the format is one rule per line.
+    pub fn to_rule_bytes(&self) -> Vec<u8> {
+        self.write_rules(Cow::Borrowed)
+    }
+
+    fn write_rules<'p>(&'p self, pattern: impl Fn(&'p [u8]) -> Cow<'p, [u8]>) -> Vec<u8> {
+        let mut out = Vec::new();
+        for c in Category::ALL {
+            let state = if self.is_on(c) { "on" } else { "off" };
+            out.extend_from_slice(format!("sandbox/{}:{state}\n", c.name()).as_bytes());
+        }
+        for c in Category::ALL {
+            let line = format!("default/{}:{}\n", c.name(), self.default_action(c).name());
+            out.extend_from_slice(line.as_bytes());
+        }
+        let mut line = |head: String, p: &'p [u8]| {
+            out.extend_from_slice(head.as_bytes());
+            out.extend_from_slice(&pattern(p));
+            out.push(b'\n');
+        };
+        for c in Category::ALL {
+            let head = |action: RuleAction| format!("{}/{}+", action.name(), c.name());
+            match self.rules(c) {
+                Rules::Path(rules) => rules.iter().for_each(|r| line(head(r.action), &r.pattern)),
+                Rules::Net(rules) => rules.iter().for_each(|r| line(head(r.action), &r.pattern)),
+            }
+        }
+        for r in self.kill_if_match.iter() {
+            line("exec/kill_if_match+".to_owned(), &r.pattern);
+        }
+        for r in self.resume_if_match.iter() {
+            line("exec/resume_if_match+".to_owned(), &r.pattern);
+        }
+        out.extend_from_slice(format!("lock:{}\n", self.lock.name()).as_bytes());
+        out
+    }
+}
+
+/// The canonical text of a single-category rule: `deny/write+/etc/**`.
+fn rule_text(action: RuleAction, c: Category, pattern: &[u8]) -> String {
+    format!("{}/{}+{}", action.name(), c.name(), escape(pattern))
+}
+
+fn exec_rule_text(list: &str, pattern: &[u8]) -> String {
+    format!("exec/{list}+{}", escape(pattern))
+}
+
+/// Adds to or removes from an exec kill/resume list.
+fn edit_exec_list(
+    list: &mut RuleList<Pattern>,
+    action: RuleAction,
+    op: RuleOp,
+    pattern: &[u8],
+    text: String,
+) -> Result<(), ApplyError> {
+    match op {
+        RuleOp::Add => {
+            let matcher = Pattern::path(pattern).map_err(|e| ApplyError::BadPattern {
+                pattern: escape(pattern),
+                reason: e.to_string(),
+            })?;
+            list.push(Rule {
+                action,
+                pattern: pattern.to_vec(),
+                text,
+                matcher,
+            });
+        }
+        RuleOp::RemoveLast | RuleOp::RemoveAll => {
+            if !list.remove(action, pattern, op == RuleOp::RemoveAll) {
+                return Err(ApplyError::NoSuchRule(text));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(rules: &[&str]) -> Policy {
+        let mut policy = Policy::new();
+        for rule in rules {
+            let cmd = parse_rule(rule.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+            policy.apply(&cmd).unwrap_or_else(|e| panic!("{rule}: {e}"));
+        }
+        policy
+    }
+
+    fn apply(policy: &mut Policy, rule: &str) -> Result<Applied, ApplyError> {
+        policy.apply(&parse_rule(rule.as_bytes()).unwrap())
+    }
+
+    fn verdict(outcome: Outcome, report: bool, rule: Option<&str>) -> Verdict {
+        Verdict {
+            outcome,
+            report,
+            rule: rule.map(str::to_owned),
+        }
+    }
+
+    fn inet(text: &str) -> Address {
+        Address::Inet(text.parse().unwrap())
+    }
+
+    #[test]
+    fn new_policy_checks_nothing() {
+        let p = Policy::new();
+        for c in Category::ALL {
+            assert!(!p.is_on(c));
+            assert_eq!(p.default_action(c), DefaultAction::Deny);
+        }
+        assert_eq!(p.lock(), Lock::Off);
+        assert_eq!(
+            p.check_path(Category::Write, b"/etc/passwd"),
+            Verdict::ALLOW
+        );
+    }
+
+    #[test]
+    fn category_off_allows_even_with_deny_rule() {
+        let p = policy(&["deny/write+/etc/**"]);
+        assert_eq!(
+            p.check_path(Category::Write, b"/etc/passwd"),
+            Verdict::ALLOW
+        );
+    }
+
+    #[test]
+    fn unmatched_access_gets_default_deny_with_report() {
+        let p = policy(&["sandbox/write:on"]);
+        assert_eq!(
+            p.check_path(Category::Write, b"/etc/passwd"),
+            verdict(Outcome::Deny, true, None)
+        );
+    }
+
+    #[test]
+    fn default_warn_allows_and_reports() {
+        let p = policy(&["sandbox/write:on", "default/write:warn"]);
+        assert_eq!(
+            p.check_path(Category::Write, b"/x"),
+            verdict(Outcome::Allow, true, None)
+        );
+    }
+
+    #[test]
+    fn default_kill_kills_and_reports() {
+        let p = policy(&["sandbox/exec:on", "default/exec:kill"]);
+        assert_eq!(
+            p.check_path(Category::Exec, b"/x"),
+            verdict(Outcome::Kill, true, None)
+        );
+    }
+
+    #[test]
+    fn allow_rule_allows_silently_and_names_itself() {
+        let p = policy(&["sandbox/write:on", "allow/write+/tmp/***"]);
+        assert_eq!(
+            p.check_path(Category::Write, b"/tmp/a"),
+            verdict(Outcome::Allow, false, Some("allow/write+/tmp/***"))
+        );
+    }
+
+    #[test]
+    fn deny_rule_denies_with_report() {
+        let p = policy(&[
+            "sandbox/read:on",
+            "default/read:warn",
+            "deny/read+/etc/shadow",
+        ]);
+        assert_eq!(
+            p.check_path(Category::Read, b"/etc/shadow"),
+            verdict(Outcome::Deny, true, Some("deny/read+/etc/shadow"))
+        );
+    }
+
+    #[test]
+    fn filter_rule_denies_silently() {
+        let p = policy(&["sandbox/write:on", "filter/write+/proc/**"]);
+        assert_eq!(
+            p.check_path(Category::Write, b"/proc/1/mem"),
+            verdict(Outcome::Deny, false, Some("filter/write+/proc/**"))
+        );
+    }
+
+    #[test]
+    fn last_matching_rule_wins() {
+        let p = policy(&[
+            "sandbox/write:on",
+            "allow/write+/var/tmp/***",
+            "deny/write+/var/tmp/secret/**",
+        ]);
+        assert_eq!(
+            p.check_path(Category::Write, b"/var/tmp/secret/k").outcome,
+            Outcome::Deny
+        );
+        assert_eq!(
+            p.check_path(Category::Write, b"/var/tmp/ok").outcome,
+            Outcome::Allow
+        );
+        let p = policy(&["sandbox/write:on", "deny/write+/a/**", "allow/write+/a/b"]);
+        assert_eq!(
+            p.check_path(Category::Write, b"/a/b").outcome,
+            Outcome::Allow
+        );
+    }
+
+    #[test]
+    fn rules_apply_only_to_their_category() {
+        let p = policy(&["sandbox/read,write:on", "allow/read+/x"]);
+        assert_eq!(p.check_path(Category::Read, b"/x").outcome, Outcome::Allow);
+        assert_eq!(p.check_path(Category::Write, b"/x").outcome, Outcome::Deny);
+    }
+
+    #[test]
+    fn multi_category_rule_names_one_category_in_verdict() {
+        let p = policy(&[
+            "sandbox/read,write:on",
+            "deny/read,write+/etc/**",
+            "default/read,write:warn",
+        ]);
+        assert_eq!(
+            p.check_path(Category::Read, b"/etc/x").rule.as_deref(),
+            Some("deny/read+/etc/**")
+        );
+        assert_eq!(
+            p.check_path(Category::Write, b"/etc/x").rule.as_deref(),
+            Some("deny/write+/etc/**")
+        );
+    }
+
+    #[test]
+    fn remove_last_removes_only_the_newest_identical_rule() {
+        let mut p = policy(&[
+            "sandbox/write:on",
+            "allow/write+/t/***",
+            "deny/write+/t/x",
+            "allow/write+/t/***",
+        ]);
+        apply(&mut p, "allow/write-/t/***").unwrap();
+        assert_eq!(
+            p.check_path(Category::Write, b"/t/x").outcome,
+            Outcome::Deny
+        );
+        assert_eq!(
+            p.check_path(Category::Write, b"/t/y").outcome,
+            Outcome::Allow
+        );
+    }
+
+    #[test]
+    fn remove_all_removes_every_identical_rule() {
+        let mut p = policy(&[
+            "sandbox/write:on",
+            "allow/write+/t/***",
+            "allow/write+/t/***",
+        ]);
+        apply(&mut p, "allow/write^/t/***").unwrap();
+        assert_eq!(
+            p.check_path(Category::Write, b"/t/y").outcome,
+            Outcome::Deny
+        );
+    }
+
+    #[test]
+    fn removal_needs_the_same_action() {
+        let mut p = policy(&["allow/write+/t"]);
+        assert_eq!(
+            apply(&mut p, "deny/write-/t"),
+            Err(ApplyError::NoSuchRule("deny/write+/t".to_owned()))
+        );
+    }
+
+    #[test]
+    fn failed_multi_category_removal_changes_nothing() {
+        let mut p = policy(&["sandbox/read,write:on", "allow/read+/t"]);
+        assert!(apply(&mut p, "allow/read,write-/t").is_err());
+        assert_eq!(p.check_path(Category::Read, b"/t").outcome, Outcome::Allow);
+    }
+
+    #[test]
+    fn bad_pattern_in_built_command_is_refused() {
+        let mut p = Policy::new();
+        let cmd = Command::Rule {
+            action: RuleAction::Allow,
+            categories: vec![Category::Write],
+            op: RuleOp::Add,
+            pattern: b"relative".to_vec(),
+        };
+        assert!(matches!(p.apply(&cmd), Err(ApplyError::BadPattern { .. })));
+    }
+
+    #[test]
+    fn non_utf8_path_is_matched_byte_for_byte() {
+        let mut p = policy(&["sandbox/write:on"]);
+        p.apply(&parse_rule(b"allow/write+/tmp/\xff*").unwrap())
+            .unwrap();
+        let v = p.check_path(Category::Write, b"/tmp/\xff\x80");
+        assert_eq!(
+            v,
+            verdict(Outcome::Allow, false, Some(r"allow/write+/tmp/\xff*"))
+        );
+        assert_eq!(
+            p.check_path(Category::Write, b"/tmp/\x80").outcome,
+            Outcome::Deny
+        );
+    }
+
+    #[test]
+    fn query_answers_whether_category_is_on() {
+        let mut p = policy(&["sandbox/net:on"]);
+        assert_eq!(apply(&mut p, "sandbox/net/bind?"), Ok(Applied::Query(true)));
+        assert_eq!(apply(&mut p, "sandbox/read?"), Ok(Applied::Query(false)));
+    }
+
+    #[test]
+    fn lock_is_recorded() {
+        assert_eq!(policy(&["lock:exec"]).lock(), Lock::Exec);
+    }
+
+    #[test]
+    fn net_rule_allows_matching_address() {
+        let p = policy(&["sandbox/net:on", "allow/net/connect+127.0.0.0/8!1024-65535"]);
+        assert_eq!(
+            p.check_addr(Category::NetConnect, &inet("127.0.0.1:8080")),
+            verdict(
+                Outcome::Allow,
+                false,
+                Some("allow/net/connect+127.0.0.0/8!1024-65535")
+            )
+        );
+        assert_eq!(
+            p.check_addr(Category::NetConnect, &inet("127.0.0.1:80"))
+                .outcome,
+            Outcome::Deny
+        );
+        assert_eq!(
+            p.check_addr(Category::NetBind, &inet("127.0.0.1:8080"))
+                .outcome,
+            Outcome::Deny
+        );
+    }
+
+    #[test]
+    fn ipv4_mapped_address_is_judged_as_ipv4() {
+        let p = policy(&["sandbox/net:on", "allow/net/connect+10.0.0.0/8"]);
+        let v = p.check_addr(Category::NetConnect, &inet("[::ffff:10.1.1.1]:22"));
+        assert_eq!(v.outcome, Outcome::Allow);
+    }
+
+    #[test]
+    fn unnamed_socket_is_always_allowed() {
+        let p = policy(&["sandbox/net:on", "default/net:kill"]);
+        assert_eq!(
+            p.check_addr(Category::NetConnect, &Address::Unnamed),
+            Verdict::ALLOW
+        );
+    }
+
+    #[test]
+    fn unix_and_abstract_socket_rules() {
+        let p = policy(&[
+            "sandbox/net:on",
+            "allow/net/connect+/run/nscd/socket",
+            "allow/net/connect+@dbus-*",
+        ]);
+        let unix = Address::Unix(b"/run/nscd/socket".to_vec());
+        assert_eq!(
+            p.check_addr(Category::NetConnect, &unix).outcome,
+            Outcome::Allow
+        );
+        let abs = Address::Abstract(b"dbus-42".to_vec());
+        assert_eq!(
+            p.check_addr(Category::NetConnect, &abs).outcome,
+            Outcome::Allow
+        );
+        let other = Address::Abstract(b"x".to_vec());
+        assert_eq!(
+            p.check_addr(Category::NetConnect, &other).outcome,
+            Outcome::Deny
+        );
+    }
+
+    #[test]
+    fn exec_kill_matches_unless_resumed() {
+        let p = policy(&[
+            "exec/kill_if_match+/usr/bin/*",
+            "exec/resume_if_match+/usr/bin/ok",
+        ]);
+        assert_eq!(
+            p.exec_kill(b"/usr/bin/bad").as_deref(),
+            Some("exec/kill_if_match+/usr/bin/*")
+        );
+        assert_eq!(p.exec_kill(b"/usr/bin/ok"), None);
+        assert_eq!(p.exec_kill(b"/bin/sh"), None);
+    }
+
+    #[test]
+    fn exec_kill_removal() {
+        let mut p = policy(&["exec/kill_if_match+/x"]);
+        apply(&mut p, "exec/kill_if_match-/x").unwrap();
+        assert_eq!(p.exec_kill(b"/x"), None);
+        assert!(apply(&mut p, "exec/kill_if_match^/x").is_err());
+    }
+
+    #[test]
+    fn to_rules_round_trips() {
+        let p = policy(&[
+            "sandbox/write,net:on",
+            "default/read:warn",
+            "allow/write+/tmp/***",
+            "deny/write+/tmp/secret",
+            "filter/read,write+/proc/**",
+            "allow/net/bind+loopback!0",
+            "allow/net/connect+@x",
+            "exec/kill_if_match+/bin/evil",
+            "exec/resume_if_match+/bin/ok",
+            "lock:exec",
+        ]);
+        let text = p.to_rules();
+        let commands = parse_config("rules", text.as_bytes(), &|_| None).unwrap();
+        let mut again = Policy::new();
+        for cmd in &commands {
+            again.apply(cmd).unwrap();
+        }
+        assert_eq!(again.to_rules(), text);
+        assert!(text.contains("filter/read+/proc/**\n"), "{text}");
+        assert!(text.contains("filter/write+/proc/**\n"), "{text}");
+    }
+
+    #[test]
+    fn to_rule_bytes_round_trips_non_utf8() {
+        let mut p = Policy::new();
+        p.apply(&parse_rule(b"allow/write+/t/\xff").unwrap())
+            .unwrap();
+        let bytes = p.to_rule_bytes();
+        let commands = parse_config("rules", &bytes, &|_| None).unwrap();
+        let mut again = Policy::new();
+        for cmd in &commands {
+            again.apply(cmd).unwrap();
+        }
+        assert_eq!(again.to_rule_bytes(), bytes);
+        assert!(p.to_rules().contains(r"allow/write+/t/\xff"));
+    }
 }
