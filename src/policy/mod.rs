@@ -275,6 +275,30 @@ impl Default for Policy {
     }
 }
 
+/// A rule pattern compiled for its category.
+enum Matcher {
+    Path(Pattern),
+    Net(AddressPattern),
+}
+
+impl Matcher {
+    fn compile(c: Category, pattern: &[u8]) -> Result<Matcher, ApplyError> {
+        let compiled = if is_net(c) {
+            AddressPattern::parse(pattern)
+                .map(Matcher::Net)
+                .map_err(|e| e.to_string())
+        } else {
+            Pattern::path(pattern)
+                .map(Matcher::Path)
+                .map_err(|e| e.to_string())
+        };
+        compiled.map_err(|reason| ApplyError::BadPattern {
+            pattern: escape(pattern),
+            reason,
+        })
+    }
+}
+
 /// Where the rules of one category live.
 enum Rules<'a> {
     Path(&'a PathRules),
@@ -367,37 +391,34 @@ impl Policy {
             }
             return Ok(());
         }
-        let bad = |reason: String| ApplyError::BadPattern {
-            pattern: escape(pattern),
-            reason,
-        };
-        let path = match categories.iter().any(|&c| !is_net(c)) {
-            true => Some(Pattern::path(pattern).map_err(|e| bad(e.to_string()))?),
-            false => None,
-        };
-        let net = match categories.iter().any(|&c| is_net(c)) {
-            true => Some(AddressPattern::parse(pattern).map_err(|e| bad(e.to_string()))?),
-            false => None,
-        };
-        for &c in categories {
+        // Compile for every category before adding any, so that a bad
+        // pattern changes nothing.
+        let matchers = categories
+            .iter()
+            .map(|&c| Matcher::compile(c, pattern))
+            .collect::<Result<Vec<_>, _>>()?;
+        for (&c, matcher) in categories.iter().zip(matchers) {
             let text = rule_text(action, c, pattern);
             let pattern = pattern.to_vec();
-            if let (true, Some(matcher)) = (is_net(c), &net) {
-                let matcher = matcher.clone();
-                self.nets[c as usize - 4].push(Rule {
-                    action,
-                    pattern,
-                    text,
-                    matcher,
-                });
-            } else if let Some(matcher) = &path {
-                let matcher = matcher.clone();
-                self.paths[c as usize].push(Rule {
-                    action,
-                    pattern,
-                    text,
-                    matcher,
-                });
+            match matcher {
+                Matcher::Path(matcher) => {
+                    let rule = Rule {
+                        action,
+                        pattern,
+                        text,
+                        matcher,
+                    };
+                    self.paths[c as usize].push(rule);
+                }
+                Matcher::Net(matcher) => {
+                    let rule = Rule {
+                        action,
+                        pattern,
+                        text,
+                        matcher,
+                    };
+                    self.nets[c as usize - 4].push(rule);
+                }
             }
         }
         Ok(())

@@ -189,6 +189,27 @@ impl Pattern {
         }
     }
 
+    /// The literal directory every match starts with: the bytes before the
+    /// first wildcard, up to and including their last `/` (empty if none).
+    pub(crate) fn literal_directory(&self) -> Vec<u8> {
+        let mut literal: Vec<u8> = match &self.shape {
+            Shape::Literal(bytes) | Shape::Subtree(bytes) | Shape::Prefix(bytes) => bytes.clone(),
+            Shape::Glob { tokens, .. } => tokens
+                .iter()
+                .map_while(|t| match t {
+                    Token::Byte(b) => Some(*b),
+                    _ => None,
+                })
+                .collect(),
+        };
+        let keep = literal
+            .iter()
+            .rposition(|&b| b == b'/')
+            .map_or(0, |i| i + 1);
+        literal.truncate(keep);
+        literal
+    }
+
     /// The prefix, when the pattern is a literal followed by `**`.
     pub fn as_prefix(&self) -> Option<&[u8]> {
         match &self.shape {
@@ -491,6 +512,15 @@ mod tests {
         );
         let glob = Pattern::path(b"/a/*").unwrap();
         assert!(glob.as_literal().is_none() && glob.as_prefix().is_none());
+    }
+
+    #[test]
+    fn literal_directory_stops_at_first_wildcard() {
+        let dir = |p: &[u8]| Pattern::path(p).unwrap().literal_directory();
+        assert_eq!(dir(b"/usr/lib/*.so"), b"/usr/lib/");
+        assert_eq!(dir(b"/usr/li?/x"), b"/usr/");
+        assert_eq!(dir(b"/**"), b"/");
+        assert_eq!(dir(br"/a\*/b*"), b"/a*/");
     }
 
     #[test]

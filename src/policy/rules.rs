@@ -5,8 +5,11 @@
 //! are an exact path (`/dev/null`), a subtree (`/tmp/***`) or a directory
 //! prefix (`/etc/**`): those go in hash tables keyed by the path, directory
 //! or prefix, each remembering the position of the newest rule with that
-//! key. A lookup probes the tables once per `/` in the path, then runs only
-//! the general globs added after the best indexed hit, newest first.
+//! key. The remaining globs are grouped by the literal directory they start
+//! with (`/usr/lib/` for `/usr/lib/*.so`), which a matching path must also
+//! start with. A lookup probes the tables once per `/` in the path, and in
+//! each group it finds runs only the globs added after the best hit so far,
+//! newest first.
 
 use std::collections::HashMap;
 
@@ -99,8 +102,8 @@ struct PathIndex {
     subtree: HashMap<Vec<u8>, usize>,
     /// `PREFIX**` where PREFIX ends in `/`, keyed by PREFIX.
     dir_prefix: HashMap<Vec<u8>, usize>,
-    /// Every other rule, oldest first.
-    scan: Vec<usize>,
+    /// Every other rule, keyed by its literal directory, oldest first.
+    globs: HashMap<Vec<u8>, Vec<usize>>,
 }
 
 impl PathIndex {
@@ -112,32 +115,49 @@ impl PathIndex {
         } else if let Some(prefix) = pattern.as_prefix().filter(|p| p.ends_with(b"/")) {
             self.dir_prefix.insert(prefix.to_vec(), position);
         } else {
-            self.scan.push(position);
+            let dir = pattern.literal_directory();
+            self.globs.entry(dir).or_default().push(position);
         }
     }
 
-    /// The newest indexed rule that matches `path`, by the tables alone.
-    fn best_keyed(&self, path: &[u8]) -> Option<usize> {
+    /// The position of the newest rule in `rules` that matches `path`.
+    fn last_match(&self, rules: &[Rule<Pattern>], path: &[u8]) -> Option<usize> {
+        // Positions only grow, and `None < Some(_)`: `max` keeps the newest.
         let mut best = self.exact.get(path).copied();
-        let mut consider = |found: Option<&usize>| {
-            if let Some(&i) = found {
-                best = Some(best.map_or(i, |b| b.max(i)));
-            }
-        };
+        let probe_prefixes =
+            !(self.subtree.is_empty() && self.dir_prefix.is_empty() && self.globs.is_empty());
         if !self.subtree.is_empty() {
-            consider(self.subtree.get(path));
+            best = best.max(self.subtree.get(path).copied());
         }
-        if !self.subtree.is_empty() || !self.dir_prefix.is_empty() {
+        if !self.globs.is_empty() {
+            best = best.max(self.newest_glob(rules, b"", path, best));
+        }
+        if probe_prefixes {
             for (slash, _) in path.iter().enumerate().filter(|&(_, &b)| b == b'/') {
-                if !self.subtree.is_empty() {
-                    consider(self.subtree.get(&path[..slash]));
-                }
-                if !self.dir_prefix.is_empty() {
-                    consider(self.dir_prefix.get(&path[..=slash]));
-                }
+                let (dir, with_slash) = (&path[..slash], &path[..=slash]);
+                best = best.max(self.subtree.get(dir).copied());
+                best = best.max(self.dir_prefix.get(with_slash).copied());
+                best = best.max(self.newest_glob(rules, with_slash, path, best));
             }
         }
         best
+    }
+
+    /// The newest glob under `dir` matching `path`, if newer than `best`.
+    fn newest_glob(
+        &self,
+        rules: &[Rule<Pattern>],
+        dir: &[u8],
+        path: &[u8],
+        best: Option<usize>,
+    ) -> Option<usize> {
+        let positions = self.globs.get(dir)?;
+        positions
+            .iter()
+            .rev()
+            .take_while(|&&i| best.is_none_or(|b| i > b))
+            .find(|&&i| rules[i].matcher.matches(path))
+            .copied()
     }
 }
 
@@ -170,17 +190,8 @@ impl PathRules {
 
     /// The newest rule matching `path`.
     pub fn last_match(&self, path: &[u8]) -> Option<&Rule<Pattern>> {
-        let mut best = self.index.best_keyed(path);
-        for &i in self.index.scan.iter().rev() {
-            if best.is_some_and(|b| b > i) {
-                break;
-            }
-            if self.list.rules[i].matcher.matches(path) {
-                best = Some(i);
-                break;
-            }
-        }
-        best.map(|i| &self.list.rules[i])
+        let position = self.index.last_match(&self.list.rules, path);
+        position.map(|i| &self.list.rules[i])
     }
 }
 
@@ -248,17 +259,44 @@ mod tests {
     }
 
     #[test]
-    fn many_rules_agree_with_scan() {
-        let mut patterns: Vec<String> = Vec::new();
-        for i in 0..200 {
-            patterns.push(format!("/d{}/f{}", i % 7, i));
-            patterns.push(format!("/d{}/***", i % 5));
-            patterns.push(format!("/d{}/**", i % 3));
-            patterns.push(format!("/d{}/f{}*", i % 7, i % 11));
+    fn many_rules_of_every_shape_agree_with_scan() {
+        let shapes = [
+            "/d{a}/f{b}",
+            "/d{a}/***",
+            "/d{a}/**",
+            "/d{a}/f{b}*",
+            "/d{a}/*/g",
+            "/**/f{b}",
+            "/d{a}?/f{b}",
+            "/d{a}/f{b}/*/***",
+            "/d{a}/f**",
+        ];
+        let mut patterns = Vec::new();
+        for i in 0..300usize {
+            let shape = shapes[i % shapes.len()];
+            let (a, b) = ((i / 7 % 4).to_string(), (i % 5).to_string());
+            patterns.push(shape.replace("{a}", &a).replace("{b}", &b));
         }
         let refs: Vec<&str> = patterns.iter().map(String::as_str).collect();
-        let r = rules(&refs);
-        for path in ["/d1/f8", "/d3", "/d2/f10/x", "/d6/f99", "/d9/x", "/d4/f3x"] {
+        let mut r = rules(&refs);
+        let mut paths = vec!["/".to_owned()];
+        for a in 0..5 {
+            for b in 0..6 {
+                paths.push(format!("/d{a}"));
+                paths.push(format!("/d{a}/f{b}"));
+                paths.push(format!("/d{a}x/f{b}"));
+                paths.push(format!("/d{a}/f{b}/g"));
+                paths.push(format!("/d{a}/f{b}/q/r"));
+                paths.push(format!("/e/d{a}/f{b}"));
+            }
+        }
+        for path in &paths {
+            agrees_with_scan(&r, path);
+        }
+        for p in refs.iter().step_by(4) {
+            r.remove(RuleAction::Allow, p.as_bytes(), false);
+        }
+        for path in &paths {
             agrees_with_scan(&r, path);
         }
     }
