@@ -1,3 +1,7 @@
+//! The `stockade` command: argument parsing only, over the library.
+
+mod cli;
+
 fn main() {
-    println!("Hello, world!");
+    std::process::exit(cli::main());
 }

@@ -89,7 +89,9 @@ impl Event {
 
     /// The JSON-lines record.
     pub fn json(&self) -> String {
-        let time = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+        let time = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
         let value = serde_json::json!({
             "time": format!("{}.{:06}", time.as_secs(), time.subsec_micros()),
             "pid": self.pid,
@@ -149,7 +151,13 @@ impl Reporter {
     /// A reporter writing human lines to stderr (unless `quiet`) and JSON
     /// lines to `log`.
     pub fn new(log: Option<std::fs::File>, quiet: bool) -> Reporter {
-        Reporter { inner: Mutex::new(Sinks { log, counts: BTreeMap::new() }), quiet }
+        Reporter {
+            inner: Mutex::new(Sinks {
+                log,
+                counts: BTreeMap::new(),
+            }),
+            quiet,
+        }
     }
 
     /// Reports one event.
@@ -172,7 +180,11 @@ impl Reporter {
 
     /// Counts of reported events by category name.
     pub fn counts(&self) -> BTreeMap<&'static str, u64> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).counts.clone()
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .counts
+            .clone()
     }
 
     /// The exit summary, or `None` when nothing was reported.
@@ -183,7 +195,11 @@ impl Reporter {
             return None;
         }
         let parts: Vec<String> = counts.iter().map(|(cat, n)| format!("{cat} {n}")).collect();
-        let noun = if total == 1 { "violation" } else { "violations" };
+        let noun = if total == 1 {
+            "violation"
+        } else {
+            "violations"
+        };
         Some(format!("stockade: {total} {noun} ({})", parts.join(", ")))
     }
 }
@@ -219,14 +235,22 @@ impl Default for Stats {
 fn bucket_of(ns: u64) -> usize {
     let ns = ns.max(1);
     let octave = 63 - ns.leading_zeros() as usize;
-    let sub = if octave >= 2 { ((ns >> (octave - 2)) & 3) as usize } else { 0 };
+    let sub = if octave >= 2 {
+        ((ns >> (octave - 2)) & 3) as usize
+    } else {
+        0
+    };
     (octave * SUB_BUCKETS + sub).min(BUCKETS - 1)
 }
 
 fn bucket_floor(bucket: usize) -> u64 {
     let octave = bucket / SUB_BUCKETS;
     let sub = (bucket % SUB_BUCKETS) as u64;
-    if octave >= 2 { (4 + sub) << (octave - 2) } else { 1 << octave }
+    if octave >= 2 {
+        (4 + sub) << (octave - 2)
+    } else {
+        1 << octave
+    }
 }
 
 impl Stats {
@@ -246,14 +270,21 @@ impl Stats {
 
     /// A table: syscall, count, p50, p90, p99 latency in microseconds.
     pub fn table(&self, name_of: impl Fn(i64) -> String) -> String {
-        let mut out = String::from("stockade: notifications by syscall (latency from receipt to reply)\n");
-        let _ = writeln!(out, "  {:<16} {:>10} {:>10} {:>10} {:>10}", "syscall", "count", "p50 µs", "p90 µs", "p99 µs");
+        let mut out =
+            String::from("stockade: notifications by syscall (latency from receipt to reply)\n");
+        let _ = writeln!(
+            out,
+            "  {:<16} {:>10} {:>10} {:>10} {:>10}",
+            "syscall", "count", "p50 µs", "p90 µs", "p99 µs"
+        );
         for nr in 0..MAX_NR {
             let n = self.counts[nr].load(Ordering::Relaxed);
             if n == 0 {
                 continue;
             }
-            let hist: Vec<u64> = (0..BUCKETS).map(|b| self.latency[nr * BUCKETS + b].load(Ordering::Relaxed)).collect();
+            let hist: Vec<u64> = (0..BUCKETS)
+                .map(|b| self.latency[nr * BUCKETS + b].load(Ordering::Relaxed))
+                .collect();
             let pct = |p: f64| -> f64 {
                 let want = ((n as f64) * p).ceil().max(1.0) as u64;
                 let mut seen = 0;

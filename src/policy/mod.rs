@@ -508,6 +508,11 @@ impl Policy {
         }
     }
 
+    /// Whether any `exec/kill_if_match` rule exists, so exec must be watched.
+    pub fn has_exec_kill_rules(&self) -> bool {
+        self.kill_if_match.iter().next().is_some()
+    }
+
     /// The rule text (`exec/kill_if_match+PATTERN`) when an
     /// `exec/kill_if_match` pattern matches `path` and no
     /// `exec/resume_if_match` pattern does. Independent of `sandbox/exec`.

@@ -6,7 +6,7 @@ use super::resolve::{self, Base, Caller, Lookup, Resolved};
 use crate::policy::{Category, Outcome};
 use crate::report::{Action, Event};
 use crate::sys::seccomp::Notification;
-use crate::sys::{fs, mem, process, Errno};
+use crate::sys::{Errno, fs, mem, process};
 use std::os::fd::{AsFd, OwnedFd};
 
 /// How a handled call ends.
@@ -72,7 +72,11 @@ impl Call<'_> {
 
     /// Reads the path string at argument `i` (at most PATH_MAX bytes).
     pub fn read_path(&self, i: usize) -> Step<Vec<u8>> {
-        Ok(mem::read_cstr(self.n.pid, self.arg(i), libc::PATH_MAX as usize - 1)?)
+        Ok(mem::read_cstr(
+            self.n.pid,
+            self.arg(i),
+            libc::PATH_MAX as usize - 1,
+        )?)
     }
 
     /// Reads `len` bytes at address `addr` in the caller.
@@ -86,7 +90,11 @@ impl Call<'_> {
     /// every read of its memory and of its /proc entries, before acting: the
     /// pid may belong to another process by then.
     pub fn ensure_valid(&self) -> Step<()> {
-        if self.shared.listener.id_valid(self.n.id) { Ok(()) } else { Err(Reply::Gone) }
+        if self.shared.listener.id_valid(self.n.id) {
+            Ok(())
+        } else {
+            Err(Reply::Gone)
+        }
     }
 
     /// Resolves a path for the caller.
@@ -111,7 +119,11 @@ impl Call<'_> {
     pub fn caller_fd(&self, fd: i32) -> Step<OwnedFd> {
         let pidfd = self.pidfd()?;
         let dup = process::pidfd_getfd(pidfd.as_fd(), fd).map_err(|e| {
-            if e.0 == libc::EBADF || e.0 == libc::ENOENT { Reply::Error(Errno(libc::EBADF)) } else { Reply::Error(e) }
+            if e.0 == libc::EBADF || e.0 == libc::ENOENT {
+                Reply::Error(Errno(libc::EBADF))
+            } else {
+                Reply::Error(e)
+            }
         })?;
         self.ensure_valid()?;
         Ok(dup)
@@ -130,7 +142,12 @@ impl Call<'_> {
     /// Checks `subject` against the policy for `category`, reports if the
     /// verdict says so, and turns a refusal into the reply the caller sees.
     /// `describe` renders the call's arguments, only when a report is made.
-    pub fn check(&self, category: Category, subject: &[u8], describe: impl FnOnce() -> String) -> Step<()> {
+    pub fn check(
+        &self,
+        category: Category,
+        subject: &[u8],
+        describe: impl FnOnce() -> String,
+    ) -> Step<()> {
         let verdict = self.shared.policy().check_path(category, subject);
         self.enforce(category, subject, verdict, describe)
     }
@@ -154,7 +171,14 @@ impl Call<'_> {
                 Outcome::Deny => Action::Deny,
                 Outcome::Kill => Action::Kill,
             };
-            self.report(category, subject, action, verdict.rule, describe(), (action == Action::Deny).then_some(errno));
+            self.report(
+                category,
+                subject,
+                action,
+                verdict.rule,
+                describe(),
+                (action == Action::Deny).then_some(errno),
+            );
         }
         match verdict.outcome {
             Outcome::Allow => Ok(()),
@@ -214,20 +238,31 @@ impl CallerStatus {
     /// Reads and parses `/proc/PID/status`.
     pub fn read(pid: u32) -> Step<CallerStatus> {
         let mut buf = Vec::with_capacity(2048);
-        fs::read_small_file(format!("/proc/{pid}/status").as_bytes(), &mut buf).map_err(|_| Reply::Gone)?;
+        fs::read_small_file(format!("/proc/{pid}/status").as_bytes(), &mut buf)
+            .map_err(|_| Reply::Gone)?;
         Ok(CallerStatus::parse(&buf))
     }
 
     /// Parses the text of `/proc/PID/status`.
     pub fn parse(text: &[u8]) -> CallerStatus {
-        let mut st = CallerStatus { umask: 0o022, ..CallerStatus::default() };
+        let mut st = CallerStatus {
+            umask: 0o022,
+            ..CallerStatus::default()
+        };
         for line in text.split(|&b| b == b'\n') {
-            let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
+            let Some(colon) = line.iter().position(|&b| b == b':') else {
+                continue;
+            };
             let (key, value) = (&line[..colon], String::from_utf8_lossy(&line[colon + 1..]));
             let mut nums = value.split_whitespace();
             match key {
                 b"Tgid" => st.tgid = nums.next().and_then(|v| v.parse().ok()).unwrap_or(0),
-                b"Umask" => st.umask = nums.next().and_then(|v| u32::from_str_radix(v, 8).ok()).unwrap_or(0o022),
+                b"Umask" => {
+                    st.umask = nums
+                        .next()
+                        .and_then(|v| u32::from_str_radix(v, 8).ok())
+                        .unwrap_or(0o022)
+                }
                 b"Uid" => st.fsuid = nums.nth(3).and_then(|v| v.parse().ok()).unwrap_or(0),
                 b"Gid" => st.fsgid = nums.nth(3).and_then(|v| v.parse().ok()).unwrap_or(0),
                 b"Groups" => st.groups = nums.filter_map(|v| v.parse().ok()).collect(),
@@ -250,7 +285,10 @@ impl CredentialGuard {
         // Each worker has its own fs context (unshare(CLONE_FS)), so the
         // umask set here is this thread's alone.
         let previous_umask = process::set_umask(status.umask);
-        let mut guard = CredentialGuard { previous_umask, previous: None };
+        let mut guard = CredentialGuard {
+            previous_umask,
+            previous: None,
+        };
         // An unprivileged supervisor already has the caller's identity: with
         // no_new_privs, nobody in the tree can change it.
         if as_root && (status.fsuid != 0 || status.fsgid != 0 || !status.groups.is_empty()) {
@@ -269,12 +307,12 @@ impl CredentialGuard {
 impl Drop for CredentialGuard {
     fn drop(&mut self) {
         process::set_umask(self.previous_umask);
-        if let Some(own) = &self.previous {
-            if process::set_thread_credentials(own).is_err() {
-                // A worker that cannot get its identity back must not serve
-                // anyone else.
-                std::process::abort();
-            }
+        // A worker that cannot get its identity back must not serve anyone
+        // else.
+        if let Some(own) = &self.previous
+            && process::set_thread_credentials(own).is_err()
+        {
+            std::process::abort();
         }
     }
 }

@@ -71,10 +71,10 @@ fn kill_descendants() {
     let mut stack = vec![me];
     while let Some(p) = stack.pop() {
         for &c in children.get(&p).map(Vec::as_slice).unwrap_or(&[]) {
-            if let Ok(fd) = sysproc::pidfd_open(c) {
-                if parent_of(c) == Some(p) {
-                    let _ = sysproc::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
-                }
+            if let Ok(fd) = sysproc::pidfd_open(c)
+                && parent_of(c) == Some(p)
+            {
+                let _ = sysproc::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
             }
             stack.push(c);
         }
@@ -83,9 +83,17 @@ fn kill_descendants() {
 
 fn process_parents() -> HashMap<i32, i32> {
     let mut map = HashMap::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else { return map };
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return map;
+    };
     for entry in dir.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
         if let Some(ppid) = parent_of(pid) {
             map.insert(pid, ppid);
         }

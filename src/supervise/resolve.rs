@@ -15,7 +15,7 @@
 //!   not a path; the walk lets the kernel follow them and continues from the
 //!   object, judged by the object's real path when it has one.
 
-use crate::sys::{fs, Errno, Result};
+use crate::sys::{Errno, Result, fs};
 use std::collections::VecDeque;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
@@ -35,7 +35,11 @@ impl Base {
     /// The base for a `dirfd` system call argument.
     pub fn from_dirfd(arg: u64) -> Base {
         let fd = arg as i32;
-        if fd == libc::AT_FDCWD { Base::Cwd } else { Base::Fd(fd) }
+        if fd == libc::AT_FDCWD {
+            Base::Cwd
+        } else {
+            Base::Fd(fd)
+        }
     }
 }
 
@@ -103,7 +107,9 @@ impl Resolved {
         match &self.target {
             Target::Entry { stat: None, .. } => Err(Errno(libc::ENOENT)),
             Target::Entry { dir, name, .. } => fs::open_path_nofollow(Some(dir.as_fd()), name),
-            Target::Object { fd, .. } => fd.try_clone().map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO))),
+            Target::Object { fd, .. } => fd
+                .try_clone()
+                .map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO))),
         }
     }
 }
@@ -145,19 +151,39 @@ pub fn resolve(caller: Caller, base: Base, path: &[u8], how: Lookup) -> Result<R
     if absolute && how.beneath {
         return Err(Errno(libc::EXDEV));
     }
-    let (cur, cur_path) = if absolute { open_root()? } else { open_base(caller, base)? };
+    let (cur, cur_path) = if absolute {
+        open_root()?
+    } else {
+        open_base(caller, base)?
+    };
     if path.is_empty() {
         let stat = fs::lstat_at(cur.as_fd(), b"")?;
-        return Ok(Resolved { path: cur_path, target: Target::Object { fd: cur, stat }, trailing_slash: false });
+        return Ok(Resolved {
+            path: cur_path,
+            target: Target::Object { fd: cur, stat },
+            trailing_slash: false,
+        });
     }
     let trailing_slash = path.ends_with(b"/") && path.iter().any(|&b| b != b'/');
     let floor = cur_path.len();
-    let mut walk = Walk { caller, how, cur: Some(cur), cur_path, final_path: Vec::new(), floor, symlinks: 0 };
+    let mut walk = Walk {
+        caller,
+        how,
+        cur: Some(cur),
+        cur_path,
+        final_path: Vec::new(),
+        floor,
+        symlinks: 0,
+    };
     let mut parts: VecDeque<Vec<u8>> = components(path).map(<[u8]>::to_vec).collect();
     walk.fast_forward(&mut parts);
     let follow_final = how.follow_final || trailing_slash;
     let target = walk.run(parts, follow_final)?;
-    Ok(Resolved { path: walk.final_path, target, trailing_slash })
+    Ok(Resolved {
+        path: walk.final_path,
+        target,
+        trailing_slash,
+    })
 }
 
 /// The non-empty components of `path`.
@@ -167,7 +193,13 @@ fn components(path: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 fn open_root() -> Result<(OwnedFd, Vec<u8>)> {
     // chroot is refused by the filter, so the caller's root is ours.
-    let fd = fs::openat2(None, b"/", (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64, 0, 0)?;
+    let fd = fs::openat2(
+        None,
+        b"/",
+        (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64,
+        0,
+        0,
+    )?;
     Ok((fd, b"/".to_vec()))
 }
 
@@ -178,16 +210,24 @@ fn open_base(caller: Caller, base: Base) -> Result<(OwnedFd, Vec<u8>)> {
         Base::Fd(n) => caller.proc_path(&format!("fd/{n}")),
     };
     // The kernel follows the magic link to the caller's own object.
-    let fd = fs::openat2(None, &link, (libc::O_PATH | libc::O_CLOEXEC) as u64, 0, 0).map_err(|e| {
-        if e.0 == libc::ENOENT && matches!(base, Base::Fd(_)) { Errno(libc::EBADF) } else { e }
-    })?;
+    let fd =
+        fs::openat2(None, &link, (libc::O_PATH | libc::O_CLOEXEC) as u64, 0, 0).map_err(|e| {
+            if e.0 == libc::ENOENT && matches!(base, Base::Fd(_)) {
+                Errno(libc::EBADF)
+            } else {
+                e
+            }
+        })?;
     let path = fs::fd_path(fd.as_fd())?;
     Ok((fd, path))
 }
 
 impl Walk {
     fn cur(&self) -> BorrowedFd<'_> {
-        self.cur.as_ref().expect("the walk still holds its directory").as_fd()
+        self.cur
+            .as_ref()
+            .expect("the walk still holds its directory")
+            .as_fd()
     }
 
     fn take_cur(&mut self) -> OwnedFd {
@@ -286,7 +326,9 @@ impl Walk {
         }
         let fd = match fs::open_path_nofollow(Some(self.cur()), name_on_disk) {
             Ok(fd) => fd,
-            Err(e) if e.0 == libc::ENOENT && is_last => return self.finish_entry(name_on_disk, entry_path).map(Some),
+            Err(e) if e.0 == libc::ENOENT && is_last => {
+                return self.finish_entry(name_on_disk, entry_path).map(Some);
+            }
             Err(e) => return Err(e),
         };
         let stat = fs::lstat_at(fd.as_fd(), b"")?;
@@ -316,7 +358,11 @@ impl Walk {
         };
         let dir = self.take_cur();
         self.final_path = path;
-        Ok(Target::Entry { dir, name: name.to_vec(), stat })
+        Ok(Target::Entry {
+            dir,
+            name: name.to_vec(),
+            stat,
+        })
     }
 
     /// `self` and `thread-self` directly under `/proc` name the caller.
@@ -336,12 +382,23 @@ impl Walk {
         self.cur_path.starts_with(b"/proc/") && self.cur_path.len() > b"/proc/".len()
     }
 
-    fn follow_magic(&mut self, name: &[u8], logical: Vec<u8>, is_last: bool) -> Result<Option<Target>> {
+    fn follow_magic(
+        &mut self,
+        name: &[u8],
+        logical: Vec<u8>,
+        is_last: bool,
+    ) -> Result<Option<Target>> {
         if self.how.no_magic_links || self.how.no_symlinks {
             return Err(Errno(libc::ELOOP));
         }
         // The kernel follows the link to the caller's object.
-        let obj = fs::openat2(Some(self.cur()), name, (libc::O_PATH | libc::O_CLOEXEC) as u64, 0, 0)?;
+        let obj = fs::openat2(
+            Some(self.cur()),
+            name,
+            (libc::O_PATH | libc::O_CLOEXEC) as u64,
+            0,
+            0,
+        )?;
         let stat = fs::lstat_at(obj.as_fd(), b"")?;
         let real = fs::fd_path(obj.as_fd())?;
         // Objects with a real, live path are judged by it: reopening a
@@ -362,7 +419,11 @@ impl Walk {
         Ok(None)
     }
 
-    fn follow_symlink(&mut self, link: BorrowedFd<'_>, parts: &mut VecDeque<Vec<u8>>) -> Result<()> {
+    fn follow_symlink(
+        &mut self,
+        link: BorrowedFd<'_>,
+        parts: &mut VecDeque<Vec<u8>>,
+    ) -> Result<()> {
         if self.how.no_symlinks {
             return Err(Errno(libc::ELOOP));
         }

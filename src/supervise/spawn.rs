@@ -7,7 +7,7 @@
 //! the descriptor's number into a pipe (write is never watched), waits for the
 //! supervisor to take a copy, closes its own and execs.
 
-use crate::sys::{self, process, Errno};
+use crate::sys::{self, Errno, process};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 /// A started child, stopped before exec until [`Spawned::wait_exec`].
@@ -80,34 +80,49 @@ fn read_message(fd: &OwnedFd) -> Result<Option<(u32, i32)>, Errno> {
 
 /// Forks a child that installs `filter` and then runs `exec`. Returns once the
 /// supervisor holds the listener; the exec itself may still be pending.
-pub fn spawn(exec: &process::ExecArgs, filter: &[libc::sock_filter]) -> Result<Spawned, SpawnError> {
+pub fn spawn(
+    exec: &process::ExecArgs,
+    filter: &[libc::sock_filter],
+) -> Result<Spawned, SpawnError> {
     let (status_reader, status_writer) = process::pipe_cloexec().map_err(setup("create a pipe"))?;
     let (ack_reader, ack_writer) = process::pipe_cloexec().map_err(setup("create a pipe"))?;
     let parent = process::pid();
+    // The one use of `unsafe` outside `sys`: fork's contract cannot be
+    // checked by a wrapper, only kept by the code that runs in the child.
     // SAFETY: the child below only makes async-signal-safe calls (prctl,
     // seccomp, read, write, close, execve, _exit) on data prepared before the
     // fork, and never returns into Rust code that could allocate or lock.
-    match unsafe { process::fork() }.map_err(setup("fork"))? {
+    #[allow(unsafe_code)]
+    let forked = unsafe { process::fork() };
+    match forked.map_err(setup("fork"))? {
         process::Forked::Child => child(exec, filter, parent, &status_writer, &ack_reader),
         process::Forked::Parent(pid) => {
             drop(status_writer);
             drop(ack_reader);
             let pidfd = process::pidfd_open(pid).map_err(setup("open a pidfd for the child"))?;
-            let listener = match read_message(&status_reader).map_err(setup("read from the child"))? {
-                Some((TAG_LISTENER, fd)) => {
-                    process::pidfd_getfd(pidfd.as_fd(), fd).map_err(setup("take the child's listener"))?
-                }
-                Some((TAG_FILTER_FAILED, errno)) => {
-                    let _ = process::wait_any();
-                    return Err(SpawnError::Filter(Errno(errno)));
-                }
-                _ => {
-                    let _ = process::wait_any();
-                    return Err(SpawnError::Setup { what: "start the child", source: Errno(libc::EPIPE) });
-                }
-            };
+            let listener =
+                match read_message(&status_reader).map_err(setup("read from the child"))? {
+                    Some((TAG_LISTENER, fd)) => process::pidfd_getfd(pidfd.as_fd(), fd)
+                        .map_err(setup("take the child's listener"))?,
+                    Some((TAG_FILTER_FAILED, errno)) => {
+                        let _ = process::wait_any();
+                        return Err(SpawnError::Filter(Errno(errno)));
+                    }
+                    _ => {
+                        let _ = process::wait_any();
+                        return Err(SpawnError::Setup {
+                            what: "start the child",
+                            source: Errno(libc::EPIPE),
+                        });
+                    }
+                };
             process::write_all_raw(ack_writer.as_fd(), b"k");
-            Ok(Spawned { pid, pidfd, listener, status_reader })
+            Ok(Spawned {
+                pid,
+                pidfd,
+                listener,
+                status_reader,
+            })
         }
     }
 }
@@ -125,7 +140,9 @@ fn child(
         process::exit_immediately(126);
     }
     process::reset_signals_for_exec();
-    let listener = match sys::seccomp::set_no_new_privs().and_then(|()| sys::seccomp::install_filter_with_listener(filter)) {
+    let listener = match sys::seccomp::set_no_new_privs()
+        .and_then(|()| sys::seccomp::install_filter_with_listener(filter))
+    {
         Ok(fd) => fd,
         Err(e) => {
             process::write_all_raw(status.as_fd(), &message(TAG_FILTER_FAILED, e.0));
@@ -151,9 +168,10 @@ impl Spawned {
     pub fn wait_exec(&self, program: &[u8]) -> Result<(), SpawnError> {
         match read_message(&self.status_reader).map_err(setup("read from the child"))? {
             None => Ok(()),
-            Some((_, errno)) => {
-                Err(SpawnError::Exec { path: crate::report::escape(program), source: Errno(errno) })
-            }
+            Some((_, errno)) => Err(SpawnError::Exec {
+                path: crate::report::escape(program),
+                source: Errno(errno),
+            }),
         }
     }
 }

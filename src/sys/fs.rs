@@ -1,6 +1,6 @@
 //! Filesystem system calls, always relative to a directory descriptor.
 
-use super::{cstring, cvt, Errno, Result};
+use super::{Errno, Result, cstring, cvt};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 /// `AT_FDCWD`, for calls that take an absolute path.
@@ -11,7 +11,13 @@ fn raw(dir: Option<BorrowedFd<'_>>) -> RawFd {
 }
 
 /// openat2(2) with `how` = (flags, mode, resolve). `dir` None means AT_FDCWD.
-pub fn openat2(dir: Option<BorrowedFd<'_>>, path: &[u8], flags: u64, mode: u64, resolve: u64) -> Result<OwnedFd> {
+pub fn openat2(
+    dir: Option<BorrowedFd<'_>>,
+    path: &[u8],
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+) -> Result<OwnedFd> {
     let path = cstring(path)?;
     // SAFETY: open_how is plain old data; zero is a valid value for each field.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
@@ -36,7 +42,13 @@ pub fn openat2(dir: Option<BorrowedFd<'_>>, path: &[u8], flags: u64, mode: u64, 
 /// openat(2) with `O_PATH | O_NOFOLLOW | O_CLOEXEC`: a handle on the entry
 /// itself, never following a final symlink.
 pub fn open_path_nofollow(dir: Option<BorrowedFd<'_>>, name: &[u8]) -> Result<OwnedFd> {
-    openat2(dir, name, (libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC) as u64, 0, 0)
+    openat2(
+        dir,
+        name,
+        (libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC) as u64,
+        0,
+        0,
+    )
 }
 
 /// Metadata from fstatat(2).
@@ -71,10 +83,19 @@ pub fn lstat_at(dir: BorrowedFd<'_>, name: &[u8]) -> Result<Stat> {
     let path = cstring(name)?;
     // SAFETY: `st` is plain old data filled by the kernel.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    let flags = libc::AT_SYMLINK_NOFOLLOW | if name.is_empty() { libc::AT_EMPTY_PATH } else { 0 };
+    let flags = libc::AT_SYMLINK_NOFOLLOW
+        | if name.is_empty() {
+            libc::AT_EMPTY_PATH
+        } else {
+            0
+        };
     // SAFETY: `path` is NUL-terminated, `st` writable.
     cvt(unsafe { libc::fstatat(dir.as_raw_fd(), path.as_ptr(), &mut st, flags) })?;
-    Ok(Stat { mode: st.st_mode, dev: st.st_dev, ino: st.st_ino })
+    Ok(Stat {
+        mode: st.st_mode,
+        dev: st.st_dev,
+        ino: st.st_ino,
+    })
 }
 
 /// readlinkat(2); an empty `name` reads the link a descriptor names
@@ -83,7 +104,9 @@ pub fn readlink_at(dir: Option<BorrowedFd<'_>>, name: &[u8]) -> Result<Vec<u8>> 
     let path = cstring(name)?;
     let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
     // SAFETY: `buf` is writable for its length.
-    let n = cvt(unsafe { libc::readlinkat(raw(dir), path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) })?;
+    let n = cvt(unsafe {
+        libc::readlinkat(raw(dir), path.as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+    })?;
     if n as usize >= buf.len() {
         return Err(Errno(libc::ENAMETOOLONG));
     }
@@ -114,7 +137,8 @@ pub fn mkdir_at(dir: BorrowedFd<'_>, name: &[u8], mode: u32) -> Result<()> {
 pub fn mknod_at(dir: BorrowedFd<'_>, name: &[u8], mode: u32, dev: u64) -> Result<()> {
     let name = cstring(name)?;
     // SAFETY: `name` is NUL-terminated.
-    cvt(unsafe { libc::mknodat(dir.as_raw_fd(), name.as_ptr(), mode as libc::mode_t, dev) }).map(drop)
+    cvt(unsafe { libc::mknodat(dir.as_raw_fd(), name.as_ptr(), mode as libc::mode_t, dev) })
+        .map(drop)
 }
 
 /// unlinkat(2); `flags` may hold `AT_REMOVEDIR`.
@@ -148,10 +172,24 @@ pub fn rename_at(
 }
 
 /// linkat(2) without following a final symlink of the source.
-pub fn link_at(old_dir: BorrowedFd<'_>, old: &[u8], new_dir: BorrowedFd<'_>, new: &[u8]) -> Result<()> {
+pub fn link_at(
+    old_dir: BorrowedFd<'_>,
+    old: &[u8],
+    new_dir: BorrowedFd<'_>,
+    new: &[u8],
+) -> Result<()> {
     let (old, new) = (cstring(old)?, cstring(new)?);
     // SAFETY: both names are NUL-terminated.
-    cvt(unsafe { libc::linkat(old_dir.as_raw_fd(), old.as_ptr(), new_dir.as_raw_fd(), new.as_ptr(), 0) }).map(drop)
+    cvt(unsafe {
+        libc::linkat(
+            old_dir.as_raw_fd(),
+            old.as_ptr(),
+            new_dir.as_raw_fd(),
+            new.as_ptr(),
+            0,
+        )
+    })
+    .map(drop)
 }
 
 /// symlinkat(2).
@@ -179,7 +217,8 @@ pub fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> Result<()> {
 /// works on O_PATH descriptors and never follows anything.
 pub fn chown_fd(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> Result<()> {
     // SAFETY: the empty string is NUL-terminated.
-    cvt(unsafe { libc::fchownat(fd.as_raw_fd(), c"".as_ptr(), uid, gid, libc::AT_EMPTY_PATH) }).map(drop)
+    cvt(unsafe { libc::fchownat(fd.as_raw_fd(), c"".as_ptr(), uid, gid, libc::AT_EMPTY_PATH) })
+        .map(drop)
 }
 
 /// fchown(2), with the descriptor's own access checks.
@@ -201,20 +240,51 @@ pub fn utimens_fd_path(fd: BorrowedFd<'_>, times: Option<[libc::timespec; 2]>) -
 pub fn futimens(fd: BorrowedFd<'_>, times: Option<[libc::timespec; 2]>) -> Result<()> {
     let ptr = times.as_ref().map_or(std::ptr::null(), |t| t.as_ptr());
     // SAFETY: a NULL path is the documented futimens form; `ptr` is NULL or two timespecs.
-    cvt(unsafe { libc::syscall(libc::SYS_utimensat, fd.as_raw_fd(), std::ptr::null::<u8>(), ptr, 0) }).map(drop)
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_utimensat,
+            fd.as_raw_fd(),
+            std::ptr::null::<u8>(),
+            ptr,
+            0,
+        )
+    })
+    .map(drop)
 }
 
 /// setxattr(2) on the object behind `fd` through its magic link, or on the
 /// descriptor itself (fsetxattr) when `via_path` is false.
-pub fn set_xattr(fd: BorrowedFd<'_>, via_path: bool, name: &[u8], value: &[u8], flags: i32) -> Result<()> {
+pub fn set_xattr(
+    fd: BorrowedFd<'_>,
+    via_path: bool,
+    name: &[u8],
+    value: &[u8],
+    flags: i32,
+) -> Result<()> {
     let name = cstring(name)?;
     let ret = if via_path {
         let path = cstring(proc_self_fd(fd).as_bytes())?;
         // SAFETY: strings are NUL-terminated; `value` is readable for its length.
-        unsafe { libc::setxattr(path.as_ptr(), name.as_ptr(), value.as_ptr().cast(), value.len(), flags) }
+        unsafe {
+            libc::setxattr(
+                path.as_ptr(),
+                name.as_ptr(),
+                value.as_ptr().cast(),
+                value.len(),
+                flags,
+            )
+        }
     } else {
         // SAFETY: as above.
-        unsafe { libc::fsetxattr(fd.as_raw_fd(), name.as_ptr(), value.as_ptr().cast(), value.len(), flags) }
+        unsafe {
+            libc::fsetxattr(
+                fd.as_raw_fd(),
+                name.as_ptr(),
+                value.as_ptr().cast(),
+                value.len(),
+                flags,
+            )
+        }
     };
     cvt(ret).map(drop)
 }
@@ -261,8 +331,16 @@ pub fn link_fd(fd: BorrowedFd<'_>, new_dir: BorrowedFd<'_>, new: &[u8]) -> Resul
     let old = cstring(proc_self_fd(fd).as_bytes())?;
     let new = cstring(new)?;
     // SAFETY: both names are NUL-terminated.
-    cvt(unsafe { libc::linkat(CWD, old.as_ptr(), new_dir.as_raw_fd(), new.as_ptr(), libc::AT_SYMLINK_FOLLOW) })
-        .map(drop)
+    cvt(unsafe {
+        libc::linkat(
+            CWD,
+            old.as_ptr(),
+            new_dir.as_raw_fd(),
+            new.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    })
+    .map(drop)
 }
 
 /// The raw `struct stat` of the object behind `fd` (fstatat(2) with
@@ -271,9 +349,21 @@ pub fn stat_bytes(fd: BorrowedFd<'_>) -> Result<Vec<u8>> {
     // SAFETY: `st` is plain old data filled by the kernel.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: the empty string is NUL-terminated, `st` writable.
-    cvt(unsafe { libc::fstatat(fd.as_raw_fd(), c"".as_ptr(), &mut st, libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) })?;
+    cvt(unsafe {
+        libc::fstatat(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            &mut st,
+            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })?;
     // SAFETY: viewing a plain-old-data struct as bytes.
-    let bytes = unsafe { std::slice::from_raw_parts((&st as *const libc::stat).cast::<u8>(), std::mem::size_of::<libc::stat>()) };
+    let bytes = unsafe {
+        std::slice::from_raw_parts(
+            (&st as *const libc::stat).cast::<u8>(),
+            std::mem::size_of::<libc::stat>(),
+        )
+    };
     Ok(bytes.to_vec())
 }
 
@@ -283,7 +373,16 @@ pub fn statx_bytes(fd: BorrowedFd<'_>, sync_flags: i32, mask: u32) -> Result<Vec
     let mut buf = vec![0u8; 256];
     let flags = libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW | sync_flags;
     // SAFETY: `buf` holds 256 bytes, the size of struct statx.
-    cvt(unsafe { libc::syscall(libc::SYS_statx, fd.as_raw_fd(), c"".as_ptr(), flags, mask, buf.as_mut_ptr()) })?;
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_statx,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            mask,
+            buf.as_mut_ptr(),
+        )
+    })?;
     Ok(buf)
 }
 

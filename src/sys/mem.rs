@@ -24,12 +24,22 @@ pub fn read_exact(pid: u32, addr: u64, buf: &mut [u8]) -> Result<()> {
 /// One process_vm_readv(2) call; returns how many bytes arrived (a partial
 /// read stops at the first unreadable page).
 fn read_some(pid: u32, addr: u64, buf: &mut [u8]) -> Result<usize> {
-    let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-    let remote = libc::iovec { iov_base: addr as *mut libc::c_void, iov_len: buf.len() };
+    let local = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let remote = libc::iovec {
+        iov_base: addr as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
     // SAFETY: `local` describes `buf`, which is writable for its length; the
     // remote iovec is only read by the kernel, in the other process.
     let n = unsafe { libc::process_vm_readv(pid as libc::pid_t, &local, 1, &remote, 1, 0) };
-    if n < 0 { Err(Errno::last()) } else { Ok(n as usize) }
+    if n < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(n as usize)
+    }
 }
 
 /// Reads a NUL-terminated string of at most `max` bytes (without the NUL) at
@@ -66,8 +76,14 @@ pub fn read_cstr(pid: u32, addr: u64, max: usize) -> Result<Vec<u8>> {
 /// Writes `data` at `addr` in process `pid` (process_vm_writev(2)), as the
 /// kernel would have written a system call's result.
 pub fn write_bytes(pid: u32, addr: u64, data: &[u8]) -> Result<()> {
-    let local = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
-    let remote = libc::iovec { iov_base: addr as *mut libc::c_void, iov_len: data.len() };
+    let local = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    let remote = libc::iovec {
+        iov_base: addr as *mut libc::c_void,
+        iov_len: data.len(),
+    };
     // SAFETY: `local` describes `data`, which the kernel only reads here.
     let n = unsafe { libc::process_vm_writev(pid as libc::pid_t, &local, 1, &remote, 1, 0) };
     if n < 0 {

@@ -19,7 +19,11 @@ pub struct Errno(pub i32);
 impl Errno {
     /// The calling thread's current `errno`.
     pub fn last() -> Errno {
-        Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+        Errno(
+            std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO),
+        )
     }
 
     /// The symbolic name, e.g. `EACCES`.
@@ -83,7 +87,11 @@ pub type Result<T> = std::result::Result<T, Errno>;
 
 /// Turns a `-1`-on-error return value into a `Result`.
 fn cvt<T: Copy + PartialEq + From<i8>>(ret: T) -> Result<T> {
-    if ret == T::from(-1) { Err(Errno::last()) } else { Ok(ret) }
+    if ret == T::from(-1) {
+        Err(Errno::last())
+    } else {
+        Ok(ret)
+    }
 }
 
 /// Makes a NUL-terminated copy of `bytes` for a system call, or `EINVAL` if

@@ -1,6 +1,6 @@
 //! Processes: fork and exec, pidfds, signals, credentials, prctl.
 
-use super::{cstring, cvt, Errno, Result};
+use super::{Errno, Result, cstring, cvt};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
@@ -12,7 +12,12 @@ pub fn kernel_release() -> Option<(u32, u32)> {
     if unsafe { libc::uname(&mut uts) } != 0 {
         return None;
     }
-    let release: Vec<u8> = uts.release.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    let release: Vec<u8> = uts
+        .release
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
     let text = String::from_utf8_lossy(&release);
     let mut parts = text.split(|c: char| !c.is_ascii_digit());
     let major = parts.next()?.parse().ok()?;
@@ -104,15 +109,30 @@ impl ExecArgs {
         argv_ptrs.push(std::ptr::null());
         let mut envp_ptrs: Vec<_> = envp.iter().map(|e| e.as_ptr()).collect();
         envp_ptrs.push(std::ptr::null());
-        Ok(ExecArgs { path, argv, envp, argv_ptrs, envp_ptrs })
+        Ok(ExecArgs {
+            path,
+            argv,
+            envp,
+            argv_ptrs,
+            envp_ptrs,
+        })
     }
 
     /// execve(2). Returns only on failure. Async-signal-safe.
     pub fn exec(&self) -> Errno {
-        debug_assert!(self.argv.len() + 1 == self.argv_ptrs.len() && self.envp.len() + 1 == self.envp_ptrs.len());
+        debug_assert!(
+            self.argv.len() + 1 == self.argv_ptrs.len()
+                && self.envp.len() + 1 == self.envp_ptrs.len()
+        );
         // SAFETY: every pointer refers to a NUL-terminated string owned by
         // `self`, and both arrays end with NULL.
-        unsafe { libc::execve(self.path.as_ptr(), self.argv_ptrs.as_ptr(), self.envp_ptrs.as_ptr()) };
+        unsafe {
+            libc::execve(
+                self.path.as_ptr(),
+                self.argv_ptrs.as_ptr(),
+                self.envp_ptrs.as_ptr(),
+            )
+        };
         Errno::last()
     }
 }
@@ -142,7 +162,14 @@ pub fn pipe_cloexec() -> Result<(OwnedFd, OwnedFd)> {
 pub fn socketpair_cloexec() -> Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as RawFd; 2];
     // SAFETY: `fds` has room for two descriptors.
-    cvt(unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) })?;
+    cvt(unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    })?;
     // SAFETY: socketpair returned two new descriptors that we now own.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
@@ -151,7 +178,10 @@ pub fn socketpair_cloexec() -> Result<(OwnedFd, OwnedFd)> {
 /// Async-signal-safe: no allocation.
 pub fn send_fd(socket: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> Result<()> {
     let mut byte = [0u8; 1];
-    let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
     // Room for one cmsghdr carrying one int, aligned for cmsghdr.
     let mut control = [0u64; 4];
     // SAFETY: msghdr is plain old data.
@@ -178,7 +208,10 @@ pub fn send_fd(socket: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> Result<()> {
 /// the peer closed without sending one.
 pub fn recv_fd(socket: BorrowedFd<'_>) -> Result<Option<OwnedFd>> {
     let mut byte = [0u8; 1];
-    let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
     let mut control = [0u64; 4];
     // SAFETY: msghdr is plain old data.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
@@ -195,7 +228,10 @@ pub fn recv_fd(socket: BorrowedFd<'_>) -> Result<Option<OwnedFd>> {
     // macros walk only within it.
     unsafe {
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        if cmsg.is_null() || (*cmsg).cmsg_level != libc::SOL_SOCKET || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
+        if cmsg.is_null()
+            || (*cmsg).cmsg_level != libc::SOL_SOCKET
+            || (*cmsg).cmsg_type != libc::SCM_RIGHTS
+        {
             return Ok(None);
         }
         let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>());
@@ -216,7 +252,13 @@ pub fn pidfd_open(pid: i32) -> Result<OwnedFd> {
 pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signal: i32) -> Result<()> {
     // SAFETY: integer arguments and a NULL siginfo.
     cvt(unsafe {
-        libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), signal, std::ptr::null::<u8>(), 0)
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal,
+            std::ptr::null::<u8>(),
+            0,
+        )
     })
     .map(drop)
 }
@@ -298,7 +340,13 @@ pub struct Credentials {
 /// drops the filesystem capabilities, as the caller's lack of them requires.
 pub fn set_thread_credentials(creds: &Credentials) -> Result<()> {
     // SAFETY: the groups slice is valid for its length.
-    cvt(unsafe { libc::syscall(libc::SYS_setgroups, creds.groups.len(), creds.groups.as_ptr()) })?;
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_setgroups,
+            creds.groups.len(),
+            creds.groups.as_ptr(),
+        )
+    })?;
     // setfsgid/setfsuid return the previous id and cannot report errors; the
     // caller verifies with a second call if it needs to.
     // SAFETY: integer arguments only.
@@ -323,7 +371,11 @@ pub fn block_signals(signals: &[i32], block: bool) {
         for &s in signals {
             libc::sigaddset(&mut set, s);
         }
-        let how = if block { libc::SIG_BLOCK } else { libc::SIG_UNBLOCK };
+        let how = if block {
+            libc::SIG_BLOCK
+        } else {
+            libc::SIG_UNBLOCK
+        };
         libc::pthread_sigmask(how, &set, std::ptr::null_mut());
     }
 }
@@ -349,7 +401,14 @@ pub fn reset_signals_for_exec() {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-        for sig in [libc::SIGPIPE, libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGCHLD, libc::SIGQUIT] {
+        for sig in [
+            libc::SIGPIPE,
+            libc::SIGINT,
+            libc::SIGTERM,
+            libc::SIGHUP,
+            libc::SIGCHLD,
+            libc::SIGQUIT,
+        ] {
             libc::signal(sig, libc::SIG_DFL);
         }
     }
@@ -421,6 +480,10 @@ pub fn thread_credentials() -> Credentials {
         let mut groups = vec![0 as libc::gid_t; n.max(0) as usize];
         let got = libc::getgroups(n, groups.as_mut_ptr());
         groups.truncate(got.max(0) as usize);
-        Credentials { fsuid, fsgid, groups }
+        Credentials {
+            fsuid,
+            fsgid,
+            groups,
+        }
     }
 }

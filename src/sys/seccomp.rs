@@ -1,7 +1,7 @@
 //! seccomp(2) filter installation and the user-notification listener ioctls
 //! (seccomp_unotify(2)).
 
-use super::{cvt, Errno, Result};
+use super::{Errno, Result, cvt};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 /// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (Linux 5.19): once the supervisor
@@ -27,7 +27,8 @@ pub fn install_filter_with_listener(program: &[libc::sock_filter]) -> Result<Own
         len: program.len() as u16,
         filter: program.as_ptr() as *mut libc::sock_filter,
     };
-    let flags = libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as libc::c_ulong | FILTER_FLAG_WAIT_KILLABLE_RECV;
+    let flags =
+        libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as libc::c_ulong | FILTER_FLAG_WAIT_KILLABLE_RECV;
     // SAFETY: `prog` points at `program`, which outlives the call; the kernel
     // copies the program before returning.
     let fd = cvt(unsafe {
@@ -81,7 +82,11 @@ impl Listener {
     pub fn set_sync_wakeup(&self) -> Result<()> {
         // SAFETY: the ioctl takes its flags by value.
         cvt(unsafe {
-            libc::ioctl(self.fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS, USER_NOTIF_FD_SYNC_WAKE_UP)
+            libc::ioctl(
+                self.fd.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+                USER_NOTIF_FD_SYNC_WAKE_UP,
+            )
         })
         .map(drop)
     }
@@ -94,7 +99,13 @@ impl Listener {
         // SAFETY: seccomp_notif is plain old data; the kernel requires it zeroed.
         let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
         // SAFETY: `req` is a valid, writable seccomp_notif.
-        cvt(unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_RECV, &mut req) })?;
+        cvt(unsafe {
+            libc::ioctl(
+                self.fd.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_RECV,
+                &mut req,
+            )
+        })?;
         Ok(Notification {
             id: req.id,
             pid: req.pid,
@@ -114,9 +125,21 @@ impl Listener {
     }
 
     fn send(&self, id: u64, val: i64, error: i32, flags: u32) -> Result<()> {
-        let mut resp = libc::seccomp_notif_resp { id, val, error, flags };
+        let mut resp = libc::seccomp_notif_resp {
+            id,
+            val,
+            error,
+            flags,
+        };
         // SAFETY: `resp` is a valid seccomp_notif_resp.
-        cvt(unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp) }).map(drop)
+        cvt(unsafe {
+            libc::ioctl(
+                self.fd.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_SEND,
+                &mut resp,
+            )
+        })
+        .map(drop)
     }
 
     /// Completes the call with return value `val`, as if the kernel had run it.
@@ -163,7 +186,12 @@ pub fn check_kernel_support() -> std::result::Result<(), &'static str> {
     let action = libc::SECCOMP_RET_USER_NOTIF;
     // SAFETY: the call reads one u32 through the pointer.
     let ret = unsafe {
-        libc::syscall(libc::SYS_seccomp, libc::SECCOMP_GET_ACTION_AVAIL as libc::c_ulong, 0, &action as *const u32)
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_GET_ACTION_AVAIL as libc::c_ulong,
+            0,
+            &action as *const u32,
+        )
     };
     if ret != 0 {
         return Err("seccomp user notification (Linux 5.0) is not available");
@@ -171,7 +199,12 @@ pub fn check_kernel_support() -> std::result::Result<(), &'static str> {
     let mut sizes = [0u16; 3];
     // SAFETY: the kernel writes struct seccomp_notif_sizes (three u16).
     let ret = unsafe {
-        libc::syscall(libc::SYS_seccomp, libc::SECCOMP_GET_NOTIF_SIZES as libc::c_ulong, 0, sizes.as_mut_ptr())
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_GET_NOTIF_SIZES as libc::c_ulong,
+            0,
+            sizes.as_mut_ptr(),
+        )
     };
     if ret != 0 {
         return Err("SECCOMP_GET_NOTIF_SIZES failed");
@@ -186,4 +219,3 @@ pub fn check_kernel_support() -> std::result::Result<(), &'static str> {
         None => Err("cannot read the kernel release"),
     }
 }
-

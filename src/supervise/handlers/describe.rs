@@ -46,8 +46,14 @@ mod tests {
 
     #[test]
     fn open_flags_are_named() {
-        assert_eq!(open_flags(libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC), "O_WRONLY|O_CREAT|O_TRUNC");
-        assert_eq!(open_flags(libc::O_RDWR | libc::O_TMPFILE), "O_RDWR|O_TMPFILE");
+        assert_eq!(
+            open_flags(libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC),
+            "O_WRONLY|O_CREAT|O_TRUNC"
+        );
+        assert_eq!(
+            open_flags(libc::O_RDWR | libc::O_TMPFILE),
+            "O_RDWR|O_TMPFILE"
+        );
     }
 
     #[test]

@@ -22,7 +22,14 @@ pub fn handle(call: &Call, at_form: bool) -> Step<Reply> {
         };
         (Base::from_dirfd(call.arg(0)), 1, lookup)
     } else {
-        (Base::Cwd, 0, Lookup { follow_final: true, ..Lookup::default() })
+        (
+            Base::Cwd,
+            0,
+            Lookup {
+                follow_final: true,
+                ..Lookup::default()
+            },
+        )
     };
     let path = call.read_path(arg)?;
     let _caller = call.become_caller()?;
@@ -32,7 +39,14 @@ pub fn handle(call: &Call, at_form: bool) -> Step<Reply> {
     }
     let kill_rule = call.shared.policy().exec_kill(&r.path);
     if let Some(rule) = kill_rule {
-        call.report(Category::Exec, &r.path, Action::Kill, Some(rule), describe::path(&r.path), None);
+        call.report(
+            Category::Exec,
+            &r.path,
+            Action::Kill,
+            Some(rule),
+            describe::path(&r.path),
+            None,
+        );
         return Ok(Reply::Kill);
     }
     call.check(Category::Exec, &r.path, || describe::path(&r.path))?;

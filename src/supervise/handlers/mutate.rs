@@ -16,11 +16,20 @@ use super::describe;
 use crate::policy::Category;
 use crate::supervise::call::{Call, Reply, Step};
 use crate::supervise::resolve::{Base, Lookup, Resolved, Target};
-use crate::sys::{fs, Errno};
+use crate::sys::{Errno, fs};
 use std::os::fd::{AsFd, BorrowedFd};
 
-const FOLLOW: Lookup = Lookup { follow_final: true, empty_path: false, no_symlinks: false, no_magic_links: false, beneath: false };
-const NOFOLLOW: Lookup = Lookup { follow_final: false, ..FOLLOW };
+const FOLLOW: Lookup = Lookup {
+    follow_final: true,
+    empty_path: false,
+    no_symlinks: false,
+    no_magic_links: false,
+    beneath: false,
+};
+const NOFOLLOW: Lookup = Lookup {
+    follow_final: false,
+    ..FOLLOW
+};
 
 /// Lookup flags from an `AT_*` flags argument.
 fn at_lookup(flags: i32, follow_by_default: bool) -> Lookup {
@@ -29,7 +38,11 @@ fn at_lookup(flags: i32, follow_by_default: bool) -> Lookup {
     } else {
         flags & libc::AT_SYMLINK_FOLLOW != 0
     };
-    Lookup { follow_final: follow, empty_path: flags & libc::AT_EMPTY_PATH != 0, ..FOLLOW }
+    Lookup {
+        follow_final: follow,
+        empty_path: flags & libc::AT_EMPTY_PATH != 0,
+        ..FOLLOW
+    }
 }
 
 /// One path argument: where it starts, which argument holds it, how to look it up.
@@ -41,11 +54,19 @@ struct PathArg {
 }
 
 fn cwd(arg: usize, lookup: Lookup) -> PathArg {
-    PathArg { base: Base::Cwd, arg, lookup }
+    PathArg {
+        base: Base::Cwd,
+        arg,
+        lookup,
+    }
 }
 
 fn at(call: &Call, dirfd_arg: usize, lookup: Lookup) -> PathArg {
-    PathArg { base: Base::from_dirfd(call.arg(dirfd_arg)), arg: dirfd_arg + 1, lookup }
+    PathArg {
+        base: Base::from_dirfd(call.arg(dirfd_arg)),
+        arg: dirfd_arg + 1,
+        lookup,
+    }
 }
 
 /// The directory and name of an entry to create or remove. An object reached
@@ -58,7 +79,11 @@ fn entry<'r>(r: &'r Resolved, object_errno: i32) -> Result<(BorrowedFd<'r>, &'r 
 }
 
 /// Reads, resolves and checks one path, then acts on it.
-fn on_path(call: &Call, p: PathArg, act: impl FnOnce(&Resolved) -> Result<(), Errno>) -> Step<Reply> {
+fn on_path(
+    call: &Call,
+    p: PathArg,
+    act: impl FnOnce(&Resolved) -> Result<(), Errno>,
+) -> Step<Reply> {
     let path = call.read_path(p.arg)?;
     let _caller = call.become_caller()?;
     let r = call.resolve(p.base, &path, p.lookup)?;
@@ -88,18 +113,28 @@ fn on_two_paths(
 
 /// Resolves the caller's descriptor `fd_arg`, checks its path, then acts on
 /// our duplicate of it, sharing the caller's open file description.
-fn on_fd(call: &Call, fd_arg: usize, act: impl FnOnce(BorrowedFd<'_>) -> Result<(), Errno>) -> Step<Reply> {
+fn on_fd(
+    call: &Call,
+    fd_arg: usize,
+    act: impl FnOnce(BorrowedFd<'_>) -> Result<(), Errno>,
+) -> Step<Reply> {
     let fd = call.caller_fd(call.int(fd_arg))?;
     let _caller = call.become_caller()?;
     let path = fs::fd_path(fd.as_fd())?;
-    call.check(Category::Write, &path, || format!("{}, {}", call.int(fd_arg), describe::path(&path)))?;
+    call.check(Category::Write, &path, || {
+        format!("{}, {}", call.int(fd_arg), describe::path(&path))
+    })?;
     act(fd.as_fd())?;
     Ok(Reply::Value(0))
 }
 
 /// mkdir(2), mkdirat(2).
 pub fn mkdir(call: &Call, at_form: bool) -> Step<Reply> {
-    let (p, mode) = if at_form { (at(call, 0, NOFOLLOW), call.arg(2)) } else { (cwd(0, NOFOLLOW), call.arg(1)) };
+    let (p, mode) = if at_form {
+        (at(call, 0, NOFOLLOW), call.arg(2))
+    } else {
+        (cwd(0, NOFOLLOW), call.arg(1))
+    };
     on_path(call, p, |r| {
         let (dir, name) = entry(r, libc::EEXIST)?;
         fs::mkdir_at(dir, name, mode as u32)
@@ -108,7 +143,11 @@ pub fn mkdir(call: &Call, at_form: bool) -> Step<Reply> {
 
 /// mknod(2), mknodat(2).
 pub fn mknod(call: &Call, at_form: bool) -> Step<Reply> {
-    let (p, i) = if at_form { (at(call, 0, NOFOLLOW), 2) } else { (cwd(0, NOFOLLOW), 1) };
+    let (p, i) = if at_form {
+        (at(call, 0, NOFOLLOW), 2)
+    } else {
+        (cwd(0, NOFOLLOW), 1)
+    };
     let (mode, dev) = (call.arg(i) as u32, call.arg(i + 1));
     on_path(call, p, |r| {
         let (dir, name) = entry(r, libc::EEXIST)?;
@@ -126,12 +165,23 @@ pub fn rmdir(call: &Call) -> Step<Reply> {
 
 /// unlink(2), unlinkat(2).
 pub fn unlink(call: &Call, at_form: bool) -> Step<Reply> {
-    let (p, flags) = if at_form { (at(call, 0, NOFOLLOW), call.int(2)) } else { (cwd(0, NOFOLLOW), 0) };
+    let (p, flags) = if at_form {
+        (at(call, 0, NOFOLLOW), call.int(2))
+    } else {
+        (cwd(0, NOFOLLOW), 0)
+    };
     if flags & !libc::AT_REMOVEDIR != 0 {
         return Err(Errno(libc::EINVAL).into());
     }
     on_path(call, p, |r| {
-        let (dir, name) = entry(r, if flags != 0 { libc::EBUSY } else { libc::EISDIR })?;
+        let (dir, name) = entry(
+            r,
+            if flags != 0 {
+                libc::EBUSY
+            } else {
+                libc::EISDIR
+            },
+        )?;
         fs::unlink_at(dir, name, flags)
     })
 }
@@ -140,7 +190,11 @@ pub fn unlink(call: &Call, at_form: bool) -> Step<Reply> {
 /// is just text.
 pub fn symlink(call: &Call, at_form: bool) -> Step<Reply> {
     let target = call.read_path(0)?;
-    let p = if at_form { at(call, 1, NOFOLLOW) } else { cwd(1, NOFOLLOW) };
+    let p = if at_form {
+        at(call, 1, NOFOLLOW)
+    } else {
+        cwd(1, NOFOLLOW)
+    };
     on_path(call, p, |r| {
         let (dir, name) = entry(r, libc::EEXIST)?;
         fs::symlink_at(&target, dir, name)
@@ -152,7 +206,11 @@ pub fn rename(call: &Call, form: u8) -> Step<Reply> {
     let (from, to, flags) = match form {
         0 => (cwd(0, NOFOLLOW), cwd(1, NOFOLLOW), 0),
         1 => (at(call, 0, NOFOLLOW), at(call, 2, NOFOLLOW), 0),
-        _ => (at(call, 0, NOFOLLOW), at(call, 2, NOFOLLOW), call.arg(4) as u32),
+        _ => (
+            at(call, 0, NOFOLLOW),
+            at(call, 2, NOFOLLOW),
+            call.arg(4) as u32,
+        ),
     };
     on_two_paths(call, from, to, |a, b| {
         let (old_dir, old) = entry(a, libc::EBUSY)?;
@@ -201,7 +259,9 @@ pub fn chmod(call: &Call, form: u8) -> Step<Reply> {
         1 => (at(call, 0, FOLLOW), call.arg(2)),
         _ => (at(call, 0, at_lookup(call.int(3), true)), call.arg(2)),
     };
-    on_path(call, p, |r| fs::chmod_fd_path(r.open_object()?.as_fd(), mode as u32))
+    on_path(call, p, |r| {
+        fs::chmod_fd_path(r.open_object()?.as_fd(), mode as u32)
+    })
 }
 
 /// chown(2), lchown(2), fchownat(2).
@@ -212,7 +272,9 @@ pub fn chown(call: &Call, form: u8) -> Step<Reply> {
         _ => (at(call, 0, at_lookup(call.int(4), true)), 2),
     };
     let (uid, gid) = (call.arg(i) as u32, call.arg(i + 1) as u32);
-    on_path(call, p, |r| fs::chown_fd(r.open_object()?.as_fd(), uid, gid))
+    on_path(call, p, |r| {
+        fs::chown_fd(r.open_object()?.as_fd(), uid, gid)
+    })
 }
 
 /// utime(2), utimes(2), futimesat(2), utimensat(2) (and futimens(3), its
@@ -230,7 +292,9 @@ pub fn utimes(call: &Call, form: u8) -> Step<Reply> {
         }
         return on_fd(call, 0, |fd| fs::futimens(fd, times));
     }
-    on_path(call, p, |r| fs::utimens_fd_path(r.open_object()?.as_fd(), times))
+    on_path(call, p, |r| {
+        fs::utimens_fd_path(r.open_object()?.as_fd(), times)
+    })
 }
 
 /// Reads the times argument of the utime family as two timespecs.
@@ -243,7 +307,10 @@ fn read_times(call: &Call, form: u8, addr: u64) -> Step<Option<[libc::timespec; 
         .chunks(8)
         .map(|c| i64::from_ne_bytes(c.try_into().expect("8 bytes")))
         .collect();
-    let ts = |sec: i64, nsec: i64| libc::timespec { tv_sec: sec, tv_nsec: nsec };
+    let ts = |sec: i64, nsec: i64| libc::timespec {
+        tv_sec: sec,
+        tv_nsec: nsec,
+    };
     Ok(Some(match form {
         0 => [ts(words[0], 0), ts(words[1], 0)],
         1 | 2 => {
@@ -261,7 +328,11 @@ const XATTR_SIZE_MAX: usize = 65536;
 
 fn xattr_name(call: &Call, arg: usize) -> Step<Vec<u8>> {
     let name = crate::sys::mem::read_cstr(call.n.pid, call.arg(arg), 255).map_err(|e| {
-        if e.0 == libc::ENAMETOOLONG { Errno(libc::ERANGE) } else { e }
+        if e.0 == libc::ENAMETOOLONG {
+            Errno(libc::ERANGE)
+        } else {
+            e
+        }
     })?;
     Ok(name)
 }
@@ -276,9 +347,13 @@ pub fn path_xattr(call: &Call, set: bool, follow: bool) -> Step<Reply> {
             return Err(Errno(libc::E2BIG).into());
         }
         let value = call.read_bytes(call.arg(2), size)?;
-        on_path(call, p, |r| fs::set_xattr(r.open_object()?.as_fd(), true, &name, &value, flags))
+        on_path(call, p, |r| {
+            fs::set_xattr(r.open_object()?.as_fd(), true, &name, &value, flags)
+        })
     } else {
-        on_path(call, p, |r| fs::remove_xattr(r.open_object()?.as_fd(), true, &name))
+        on_path(call, p, |r| {
+            fs::remove_xattr(r.open_object()?.as_fd(), true, &name)
+        })
     }
 }
 
@@ -299,10 +374,18 @@ pub fn xattr_at(call: &Call, set: bool) -> Step<Reply> {
         if size > XATTR_SIZE_MAX {
             return Err(Errno(libc::E2BIG).into());
         }
-        let value = if size == 0 { Vec::new() } else { call.read_bytes(value_ptr, size)? };
-        on_path(call, p, |r| fs::set_xattr(r.open_object()?.as_fd(), true, &name, &value, flags))
+        let value = if size == 0 {
+            Vec::new()
+        } else {
+            call.read_bytes(value_ptr, size)?
+        };
+        on_path(call, p, |r| {
+            fs::set_xattr(r.open_object()?.as_fd(), true, &name, &value, flags)
+        })
     } else {
-        on_path(call, p, |r| fs::remove_xattr(r.open_object()?.as_fd(), true, &name))
+        on_path(call, p, |r| {
+            fs::remove_xattr(r.open_object()?.as_fd(), true, &name)
+        })
     }
 }
 
@@ -332,4 +415,3 @@ pub fn fd_xattr(call: &Call, set: bool) -> Step<Reply> {
         on_fd(call, 0, |fd| fs::remove_xattr(fd, false, &name))
     }
 }
-

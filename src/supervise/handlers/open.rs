@@ -12,11 +12,12 @@ use super::describe;
 use crate::policy::Category;
 use crate::supervise::call::{Call, Reply, Step};
 use crate::supervise::resolve::{Base, Lookup, Target};
-use crate::sys::{fs, Errno};
+use crate::sys::{Errno, fs};
 use std::os::fd::AsFd;
 
 /// Flags that make an open a write.
-const WRITE_FLAGS: i32 = libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC | libc::O_TMPFILE;
+const WRITE_FLAGS: i32 =
+    libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC | libc::O_TMPFILE;
 
 /// What one open asks for.
 struct Request {
@@ -29,7 +30,13 @@ struct Request {
 
 /// open(2).
 pub fn open(call: &Call) -> Step<Reply> {
-    let req = Request { base: Base::Cwd, path_arg: 0, flags: call.int(1), mode: call.arg(2) as u32, resolve: 0 };
+    let req = Request {
+        base: Base::Cwd,
+        path_arg: 0,
+        flags: call.int(1),
+        mode: call.arg(2) as u32,
+        resolve: 0,
+    };
     perform(call, req)
 }
 
@@ -48,7 +55,13 @@ pub fn openat(call: &Call) -> Step<Reply> {
 /// creat(2): open with O_CREAT|O_WRONLY|O_TRUNC.
 pub fn creat(call: &Call) -> Step<Reply> {
     let flags = libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC;
-    let req = Request { base: Base::Cwd, path_arg: 0, flags, mode: call.arg(1) as u32, resolve: 0 };
+    let req = Request {
+        base: Base::Cwd,
+        path_arg: 0,
+        flags,
+        mode: call.arg(1) as u32,
+        resolve: 0,
+    };
     perform(call, req)
 }
 
@@ -64,16 +77,28 @@ pub fn openat2(call: &Call) -> Step<Reply> {
     if flags >> 32 != 0 {
         return Err(Errno(libc::EINVAL).into());
     }
-    let req = Request { base: Base::from_dirfd(call.arg(0)), path_arg: 1, flags: flags as i32, mode: mode as u32, resolve };
+    let req = Request {
+        base: Base::from_dirfd(call.arg(0)),
+        path_arg: 1,
+        flags: flags as i32,
+        mode: mode as u32,
+        resolve,
+    };
     perform(call, req)
 }
 
 fn perform(call: &Call, req: Request) -> Step<Reply> {
-    const SUPPORTED: u64 = libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS | libc::RESOLVE_BENEATH;
+    const SUPPORTED: u64 =
+        libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS | libc::RESOLVE_BENEATH;
     if req.resolve & !SUPPORTED != 0 {
         // RESOLVE_IN_ROOT, RESOLVE_NO_XDEV, RESOLVE_CACHED are not emulated
         // yet; refusing is safer than resolving differently from the kernel.
-        return Err(Errno(if req.resolve & libc::RESOLVE_CACHED != 0 { libc::EAGAIN } else { libc::EINVAL }).into());
+        return Err(Errno(if req.resolve & libc::RESOLVE_CACHED != 0 {
+            libc::EAGAIN
+        } else {
+            libc::EINVAL
+        })
+        .into());
     }
     let path = call.read_path(req.path_arg)?;
     let _caller = call.become_caller()?;
@@ -87,9 +112,17 @@ fn perform(call: &Call, req: Request) -> Step<Reply> {
         beneath: req.resolve & libc::RESOLVE_BENEATH != 0,
     };
     let resolved = call.resolve(req.base, &path, lookup)?;
-    let category = if flags & WRITE_FLAGS != 0 { Category::Write } else { Category::Read };
+    let category = if flags & WRITE_FLAGS != 0 {
+        Category::Write
+    } else {
+        Category::Read
+    };
     call.check(category, &resolved.path, || {
-        format!("{}, {}", describe::path(&resolved.path), describe::open_flags(flags))
+        format!(
+            "{}, {}",
+            describe::path(&resolved.path),
+            describe::open_flags(flags)
+        )
     })?;
     // Our own copy is always close-on-exec; the caller's gets its own flag.
     let ours = (flags | libc::O_CLOEXEC) as u64;
@@ -102,7 +135,13 @@ fn perform(call: &Call, req: Request) -> Step<Reply> {
             if resolved.trailing_slash {
                 name.push(b'/');
             }
-            fs::openat2(Some(dir.as_fd()), &name, ours | libc::O_NOFOLLOW as u64, u64::from(req.mode), 0)?
+            fs::openat2(
+                Some(dir.as_fd()),
+                &name,
+                ours | libc::O_NOFOLLOW as u64,
+                u64::from(req.mode),
+                0,
+            )?
         }
         Target::Object { fd, .. } => {
             if creating && flags & libc::O_EXCL != 0 {
@@ -111,8 +150,17 @@ fn perform(call: &Call, req: Request) -> Step<Reply> {
             // Reopen the very object through its magic link, as the kernel
             // does for /proc/self/fd/N.
             let reopen = ours & !((libc::O_NOFOLLOW | libc::O_CREAT | libc::O_EXCL) as u64);
-            fs::openat2(None, fs::proc_self_fd(fd.as_fd()).as_bytes(), reopen, u64::from(req.mode), 0)?
+            fs::openat2(
+                None,
+                fs::proc_self_fd(fd.as_fd()).as_bytes(),
+                reopen,
+                u64::from(req.mode),
+                0,
+            )?
         }
     };
-    Ok(Reply::Fd { fd, cloexec: flags & libc::O_CLOEXEC != 0 })
+    Ok(Reply::Fd {
+        fd,
+        cloexec: flags & libc::O_CLOEXEC != 0,
+    })
 }

@@ -25,7 +25,7 @@ use super::{describe, magic};
 use crate::policy::Category;
 use crate::supervise::call::{Call, Reply, Step};
 use crate::supervise::resolve::{Base, Lookup, Resolved};
-use crate::sys::{fs, mem, Errno};
+use crate::sys::{Errno, fs, mem};
 use std::os::fd::AsFd;
 
 /// What the call wants once the path is resolved.
@@ -63,7 +63,10 @@ pub enum Kind {
 
 /// (base, path argument, lookup) for each kind.
 fn path_of(call: &Call, kind: Kind) -> (Base, usize, Lookup) {
-    let follow = |f| Lookup { follow_final: f, ..Lookup::default() };
+    let follow = |f| Lookup {
+        follow_final: f,
+        ..Lookup::default()
+    };
     let at_flags = |flags: i32| Lookup {
         follow_final: flags & libc::AT_SYMLINK_NOFOLLOW == 0,
         empty_path: flags & libc::AT_EMPTY_PATH != 0,
@@ -78,7 +81,14 @@ fn path_of(call: &Call, kind: Kind) -> (Base, usize, Lookup) {
         Kind::Statx | Kind::Getxattrat | Kind::Listxattrat => (dirfd, 1, at_flags(call.int(2))),
         Kind::Faccessat => (dirfd, 1, follow(true)),
         Kind::Faccessat2 => (dirfd, 1, at_flags(call.int(3))),
-        Kind::Readlinkat => (dirfd, 1, Lookup { empty_path: true, ..follow(false) }),
+        Kind::Readlinkat => (
+            dirfd,
+            1,
+            Lookup {
+                empty_path: true,
+                ..follow(false)
+            },
+        ),
     }
 }
 
@@ -86,7 +96,11 @@ fn path_of(call: &Call, kind: Kind) -> (Base, usize, Lookup) {
 pub fn handle(call: &Call, kind: Kind) -> Step<Reply> {
     let (base, arg, lookup) = path_of(call, kind);
     // fstat(fd) arrives as newfstatat(fd, "", AT_EMPTY_PATH) or with a NULL path.
-    let path = if call.arg(arg) == 0 && lookup.empty_path { Vec::new() } else { call.read_path(arg)? };
+    let path = if call.arg(arg) == 0 && lookup.empty_path {
+        Vec::new()
+    } else {
+        call.read_path(arg)?
+    };
     if magic::is_magic(&path) {
         return magic::handle(call, &path);
     }
@@ -106,29 +120,53 @@ fn emulate(call: &Call, kind: Kind, r: &Resolved) -> Step<Reply> {
     let obj = obj.as_fd();
     match kind {
         Kind::Stat | Kind::Lstat | Kind::Newfstatat => {
-            let out = if kind == Kind::Newfstatat { call.arg(2) } else { call.arg(1) };
+            let out = if kind == Kind::Newfstatat {
+                call.arg(2)
+            } else {
+                call.arg(1)
+            };
             mem::write_bytes(pid, out, &fs::stat_bytes(obj)?)?;
             Ok(Reply::Value(0))
         }
         Kind::Statx => {
             let sync = call.int(2) & libc::AT_STATX_SYNC_TYPE;
-            mem::write_bytes(pid, call.arg(4), &fs::statx_bytes(obj, sync, call.arg(3) as u32)?)?;
+            mem::write_bytes(
+                pid,
+                call.arg(4),
+                &fs::statx_bytes(obj, sync, call.arg(3) as u32)?,
+            )?;
             Ok(Reply::Value(0))
         }
         Kind::Access | Kind::Faccessat | Kind::Faccessat2 => {
-            let mode = if kind == Kind::Access { call.int(1) } else { call.int(2) };
-            let flags = if kind == Kind::Faccessat2 { call.int(3) & libc::AT_EACCESS } else { 0 };
+            let mode = if kind == Kind::Access {
+                call.int(1)
+            } else {
+                call.int(2)
+            };
+            let flags = if kind == Kind::Faccessat2 {
+                call.int(3) & libc::AT_EACCESS
+            } else {
+                0
+            };
             fs::access_fd_path(obj, mode, flags)?;
             Ok(Reply::Value(0))
         }
         Kind::Readlink | Kind::Readlinkat => {
-            let (buf, size) = if kind == Kind::Readlink { (call.arg(1), call.arg(2)) } else { (call.arg(2), call.arg(3)) };
+            let (buf, size) = if kind == Kind::Readlink {
+                (call.arg(1), call.arg(2))
+            } else {
+                (call.arg(2), call.arg(3))
+            };
             if (size as i64) <= 0 {
                 return Err(Errno(libc::EINVAL).into());
             }
             let target = fs::readlink_at(Some(obj), b"").map_err(|e| {
                 // readlink of something that is not a symlink.
-                if e.0 == libc::ENOENT { Errno(libc::EINVAL) } else { e }
+                if e.0 == libc::ENOENT {
+                    Errno(libc::EINVAL)
+                } else {
+                    e
+                }
             })?;
             let n = target.len().min(size as usize);
             mem::write_bytes(pid, buf, &target[..n])?;
@@ -147,7 +185,11 @@ fn emulate(call: &Call, kind: Kind, r: &Resolved) -> Step<Reply> {
             xattr_reply(pid, obj, Some(&name), value, size)
         }
         Kind::Listxattr(_) | Kind::Listxattrat => {
-            let (list, size) = if kind == Kind::Listxattrat { (call.arg(3), call.arg(4)) } else { (call.arg(1), call.arg(2)) };
+            let (list, size) = if kind == Kind::Listxattrat {
+                (call.arg(3), call.arg(4))
+            } else {
+                (call.arg(1), call.arg(2))
+            };
             xattr_reply(pid, obj, None, list, size)
         }
         Kind::Chdir => {
@@ -161,7 +203,13 @@ fn emulate(call: &Call, kind: Kind, r: &Resolved) -> Step<Reply> {
     }
 }
 
-fn xattr_reply(pid: u32, obj: std::os::fd::BorrowedFd<'_>, name: Option<&[u8]>, out: u64, size: u64) -> Step<Reply> {
+fn xattr_reply(
+    pid: u32,
+    obj: std::os::fd::BorrowedFd<'_>,
+    name: Option<&[u8]>,
+    out: u64,
+    size: u64,
+) -> Step<Reply> {
     let size = (size as usize).min(65536);
     let (n, bytes) = fs::get_xattr(obj, name, size)?;
     if size > 0 {

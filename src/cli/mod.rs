@@ -1,0 +1,254 @@
+//! Command-line parsing and the documented exit codes.
+
+use anyhow::{Context, anyhow};
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use stockade::policy::{self, Command, Policy};
+use stockade::supervise::{self, Config, RunError};
+
+/// Exit codes for stockade's own failures (the command's own code, or
+/// 128+signal, otherwise).
+pub mod exit {
+    /// Bad command line.
+    pub const USAGE: i32 = 64;
+    /// A bad rule, config file or profile name.
+    pub const BAD_POLICY: i32 = 65;
+    /// The kernel lacks what stockade needs.
+    pub const KERNEL: i32 = 69;
+    /// stockade itself failed to set up the sandbox.
+    pub const INTERNAL: i32 = 70;
+    /// The command exists but cannot be executed.
+    pub const CANNOT_EXECUTE: i32 = 126;
+    /// The command was not found.
+    pub const NOT_FOUND: i32 = 127;
+}
+
+const USAGE: &str = "\
+usage: stockade [OPTIONS] [--] COMMAND [ARGS...]
+       stockade check FILE...
+
+Runs COMMAND and every process it starts under a policy, reporting every
+access the policy denies.
+
+options (profiles, files and rules apply in the order given; the last
+matching rule wins):
+  -p, --profile NAME   apply a built-in profile (paludis, nonet, readonly)
+  -P, --config FILE    apply the rules in FILE
+  -m, --rule RULE      apply one rule, e.g. allow/write+/tmp/***
+      --log FILE       also write each report as a JSON line to FILE
+      --wait-all       when COMMAND exits, wait for its descendants
+                       instead of killing them
+      --stats          print notification counts and latency at exit
+      --print-profile  print the resulting policy as rules and exit
+  -h, --help           print this help
+  -V, --version        print the version
+
+exit status: COMMAND's own, or 128+N if it was killed by signal N;
+  64 bad usage, 65 bad rule or config, 69 kernel too old,
+  70 internal failure, 126 COMMAND cannot be executed, 127 not found.
+";
+
+/// One policy source, in the order typed.
+enum Source {
+    Profile(String),
+    File(OsString),
+    Rule(OsString),
+}
+
+#[derive(Default)]
+struct Args {
+    sources: Vec<Source>,
+    log: Option<OsString>,
+    wait_all: bool,
+    stats: bool,
+    print_profile: bool,
+    command: Vec<OsString>,
+}
+
+/// A failure with its exit code.
+struct Failure {
+    code: i32,
+    error: anyhow::Error,
+}
+
+fn fail(code: i32) -> impl FnOnce(anyhow::Error) -> Failure {
+    move |error| Failure { code, error }
+}
+
+/// Runs the command line; returns the exit code.
+pub fn main() -> i32 {
+    let argv: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let result = if argv.first().is_some_and(|a| a == "check") {
+        check(&argv[1..])
+    } else {
+        run(argv)
+    };
+    match result {
+        Ok(code) => code,
+        Err(Failure { code, error }) => {
+            eprintln!("stockade: {error:#}");
+            code
+        }
+    }
+}
+
+fn parse_args(argv: Vec<OsString>) -> Result<Option<Args>, anyhow::Error> {
+    use lexopt::prelude::*;
+    let mut parser = lexopt::Parser::from_args(argv);
+    let mut args = Args::default();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('p') | Long("profile") => args
+                .sources
+                .push(Source::Profile(parser.value()?.string()?)),
+            Short('P') | Long("config") => args.sources.push(Source::File(parser.value()?)),
+            Short('m') | Long("rule") => args.sources.push(Source::Rule(parser.value()?)),
+            Long("log") => args.log = Some(parser.value()?),
+            Long("wait-all") => args.wait_all = true,
+            Long("stats") => args.stats = true,
+            Long("print-profile") => args.print_profile = true,
+            Short('h') | Long("help") => {
+                print!("{USAGE}");
+                return Ok(None);
+            }
+            Short('V') | Long("version") => {
+                println!("stockade {}", env!("CARGO_PKG_VERSION"));
+                return Ok(None);
+            }
+            Value(v) => {
+                args.command.push(v);
+                args.command.extend(parser.raw_args()?);
+            }
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    Ok(Some(args))
+}
+
+fn run(argv: Vec<OsString>) -> Result<i32, Failure> {
+    let Some(args) = parse_args(argv).map_err(|e| fail(exit::USAGE)(anyhow!("{e}\n{USAGE}")))?
+    else {
+        return Ok(0);
+    };
+    let policy = build_policy(&args.sources).map_err(fail(exit::BAD_POLICY))?;
+    if args.print_profile {
+        print!("{}", policy.to_rules());
+        return Ok(0);
+    }
+    if args.command.is_empty() {
+        return Err(fail(exit::USAGE)(anyhow!("no command given\n{USAGE}")));
+    }
+    let log = match &args.log {
+        Some(path) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open the log {}", path.to_string_lossy()))
+                .map_err(fail(exit::USAGE))?,
+        ),
+        None => None,
+    };
+    let config = Config {
+        policy,
+        log,
+        wait_all: args.wait_all,
+        stats: args.stats,
+    };
+    let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    match supervise::run(config, &args.command, &env) {
+        Ok(outcome) => {
+            if let Some(summary) = outcome.summary {
+                eprintln!("{summary}");
+            }
+            if let Some(stats) = outcome.stats {
+                eprint!("{stats}");
+            }
+            Ok(outcome.exit_code)
+        }
+        Err(e) => {
+            let code = match &e {
+                RunError::KernelUnsupported(_) => exit::KERNEL,
+                RunError::NotFound(_) => exit::NOT_FOUND,
+                RunError::Spawn(supervise::spawn::SpawnError::Exec { source, .. })
+                    if source.0 == libc::ENOENT =>
+                {
+                    exit::NOT_FOUND
+                }
+                RunError::Spawn(supervise::spawn::SpawnError::Exec { .. }) => exit::CANNOT_EXECUTE,
+                _ => exit::INTERNAL,
+            };
+            Err(Failure {
+                code,
+                error: e.into(),
+            })
+        }
+    }
+}
+
+/// Applies every source in order to a fresh policy.
+fn build_policy(sources: &[Source]) -> anyhow::Result<Policy> {
+    let mut policy = Policy::new();
+    for source in sources {
+        let commands = match source {
+            Source::Profile(name) => {
+                let text = policy::profile::profile(name).ok_or_else(|| {
+                    anyhow!(
+                        "unknown profile {name}; known profiles: {}",
+                        policy::profile::profile_names().join(", ")
+                    )
+                })?;
+                parse_file(&format!("profile {name}"), text.as_bytes())?
+            }
+            Source::File(path) => {
+                let text = std::fs::read(path)
+                    .with_context(|| format!("cannot read {}", path.to_string_lossy()))?;
+                parse_file(&path.to_string_lossy(), &text)?
+            }
+            Source::Rule(rule) => {
+                vec![policy::parse_rule(rule.as_bytes()).map_err(|e| anyhow!("in -m: {e}"))?]
+            }
+        };
+        for command in &commands {
+            policy
+                .apply(command)
+                .map_err(|e| anyhow!("cannot apply rule: {e}"))?;
+        }
+    }
+    Ok(policy)
+}
+
+fn parse_file(name: &str, text: &[u8]) -> anyhow::Result<Vec<Command>> {
+    let env = |var: &str| std::env::var_os(var).map(OsString::into_vec);
+    policy::parse_config(name, text, &env).map_err(|errors| {
+        let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        anyhow!("{}", all.join("\n"))
+    })
+}
+
+/// `stockade check FILE...`: validates config files, printing every error.
+fn check(files: &[OsString]) -> Result<i32, Failure> {
+    if files.is_empty() {
+        return Err(fail(exit::USAGE)(anyhow!("check needs at least one FILE")));
+    }
+    let mut errors = Vec::new();
+    for file in files {
+        let result = std::fs::read(file)
+            .with_context(|| format!("cannot read {}", file.to_string_lossy()))
+            .and_then(|text| parse_file(&file.to_string_lossy(), &text).map(drop));
+        if let Err(e) = result {
+            errors.push(format!("{e:#}"));
+        }
+    }
+    if errors.is_empty() {
+        return Ok(0);
+    }
+    for e in &errors {
+        eprintln!("{e}");
+    }
+    Err(fail(exit::BAD_POLICY)(anyhow!(
+        "{} of {} files have errors",
+        errors.len(),
+        files.len()
+    )))
+}
