@@ -1,0 +1,102 @@
+//! Shared harness for the end-to-end tests: run the built `stockade` binary on
+//! real processes, in fresh scratch directories.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The built binary.
+pub fn stockade_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_stockade")
+}
+
+/// A `stockade` command with `args` (rules, options), not yet given COMMAND.
+pub fn stockade(args: &[&str]) -> Command {
+    let mut cmd = Command::new(stockade_bin());
+    cmd.args(args);
+    cmd
+}
+
+/// A fresh, empty directory for one test. It lives under cargo's target
+/// tmpdir, which is outside every built-in profile's allowed areas (not under
+/// /tmp), so "outside the allowed area" is really outside.
+pub struct Scratch {
+    pub dir: PathBuf,
+}
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "{name}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch { dir }
+    }
+
+    /// A path inside the scratch directory, as a string.
+    pub fn path(&self, rel: &str) -> String {
+        self.dir.join(rel).to_str().unwrap().to_string()
+    }
+
+    /// The rule that allows writing anywhere under `rel` (or the whole dir for "").
+    pub fn allow_write(&self, rel: &str) -> String {
+        let p = if rel.is_empty() { self.dir.clone() } else { self.dir.join(rel) };
+        format!("allow/write+{}/***", p.display())
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Runs `stockade ARGS -- COMMAND...` and returns its output.
+pub fn run(args: &[&str], command: &[&str]) -> Output {
+    stockade(args).arg("--").args(command).output().expect("stockade runs")
+}
+
+/// Runs COMMAND without stockade, for the control half of an attack test.
+pub fn run_bare(command: &[&str]) -> Output {
+    Command::new(command[0]).args(&command[1..]).output().expect("command runs")
+}
+
+/// `python3 -c CODE`: tests use Python's os module and ctypes to make exact
+/// system calls.
+pub fn py(code: &str) -> Vec<String> {
+    vec!["python3".to_string(), "-c".to_string(), code.to_string()]
+}
+
+/// Borrowed view of an owned argv.
+pub fn argv(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Whether we run as root (some tests need it, and say so when skipping).
+pub fn is_root() -> bool {
+    // SAFETY-free: read from /proc rather than calling geteuid.
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0")))
+        .unwrap_or(false)
+}
+
+/// Prints a visible skip line and returns true when `cond` is false.
+pub fn skip_unless(cond: bool, why: &str) -> bool {
+    if !cond {
+        eprintln!("SKIPPED: {why}");
+    }
+    !cond
+}
