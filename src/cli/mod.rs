@@ -39,6 +39,8 @@ matching rule wins):
       --wait-all       when COMMAND exits, wait for its descendants
                        instead of killing them
       --stats          print notification counts and latency at exit
+      --no-allow-bound do not allow connects to addresses the sandboxed
+                       tree bound itself (allowed by default)
       --print-profile  print the resulting policy as rules and exit
   -h, --help           print this help
   -V, --version        print the version
@@ -61,6 +63,7 @@ struct Args {
     log: Option<OsString>,
     wait_all: bool,
     stats: bool,
+    no_bound_allow: bool,
     print_profile: bool,
     command: Vec<OsString>,
 }
@@ -106,6 +109,7 @@ fn parse_args(argv: Vec<OsString>) -> Result<Option<Args>, anyhow::Error> {
             Long("log") => args.log = Some(parser.value()?),
             Long("wait-all") => args.wait_all = true,
             Long("stats") => args.stats = true,
+            Long("no-allow-bound") => args.no_bound_allow = true,
             Long("print-profile") => args.print_profile = true,
             Short('h') | Long("help") => {
                 print!("{USAGE}");
@@ -154,6 +158,7 @@ fn run(argv: Vec<OsString>) -> Result<i32, Failure> {
         log,
         wait_all: args.wait_all,
         stats: args.stats,
+        allow_bound: !args.no_bound_allow,
     };
     let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     match supervise::run(config, &args.command, &env) {

@@ -32,6 +32,8 @@ pub struct Config {
     pub wait_all: bool,
     /// Count notifications and their latency per syscall.
     pub stats: bool,
+    /// Allow connects and sends to addresses the tree bound successfully.
+    pub allow_bound: bool,
 }
 
 /// How a sandboxed run ended.
@@ -100,6 +102,10 @@ pub struct Shared {
     pub as_root: bool,
     /// Threads that have called execve since `lock:exec` applies to them.
     execed: Mutex<HashSet<u32>>,
+    /// Addresses the tree bound successfully; connects to them are allowed.
+    bound: Mutex<Vec<crate::policy::Address>>,
+    /// Whether successful binds allow later connects (on by default).
+    allow_bound: bool,
     idle: AtomicUsize,
     workers: AtomicUsize,
 }
@@ -124,6 +130,24 @@ impl Shared {
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(pid);
         }
+    }
+
+    /// Remembers an address the tree bound, so that connects and sends to it
+    /// are allowed: test suites that listen and talk to themselves then work
+    /// with a policy that allows only the bind.
+    pub fn note_bound(&self, address: crate::policy::Address) {
+        if self.allow_bound {
+            let mut bound = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+            if !bound.contains(&address) {
+                bound.push(address);
+            }
+        }
+    }
+
+    /// Whether `dest` is covered by an address the tree bound.
+    pub fn was_bound(&self, dest: &crate::policy::Address) -> bool {
+        let bound = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+        bound.iter().any(|b| handlers::net::bound_covers(b, dest))
     }
 
     /// Whether `pid` has exec'd (for `lock:exec`).
@@ -282,6 +306,8 @@ pub fn run(
         stats: config.stats.then(Stats::default),
         as_root: sys::process::euid() == 0,
         execed: Mutex::new(HashSet::new()),
+        bound: Mutex::new(Vec::new()),
+        allow_bound: config.allow_bound,
         idle: AtomicUsize::new(0),
         workers: AtomicUsize::new(0),
     });
