@@ -14,6 +14,7 @@ mod netfix;
 
 use common::*;
 use netfix::*;
+use std::os::unix::process::ExitStatusExt;
 use std::process::Output;
 
 /// `-m sandbox/net:on`, then `-m RULE` for each rule, in order.
@@ -700,4 +701,338 @@ fn backwards_port_range_is_rejected_with_its_position() {
 #[test]
 fn host_name_instead_of_address_is_rejected_with_its_position() {
     assert_rule_rejected_at("allow/net/connect+localhost", "localhost");
+}
+
+// More sends: sendmmsg, sendmsg without a destination, descriptors, SIGPIPE.
+
+#[test]
+fn sendmmsg_stops_at_the_first_denied_destination() {
+    let allowed = Listener::udp4();
+    let denied = Listener::udp4();
+    let code = udp_sendmmsg(&[allowed.port(), denied.port(), allowed.port()]);
+    let rules = [format!("allow/net/connect+127.0.0.1!{}", allowed.port())];
+    let out = inside(&net_on(&rules), &code);
+    assert_outcome(&out, "1 [1, 0, 0]");
+    assert_eq!(allowed.arrivals(), 1, "only the first message is sent");
+    assert_eq!(denied.arrivals(), 0);
+    assert_reported(
+        &out,
+        &format!("allow/net/connect+127.0.0.1!{}", denied.port()),
+    );
+
+    assert_outcome(&outside(&code), "3 [1, 1, 1]");
+    assert_eq!(allowed.arrivals(), 2);
+    assert_eq!(denied.arrivals(), 1, "without stockade the call arrives");
+}
+
+#[test]
+fn sendmmsg_with_only_denied_destinations_is_refused() {
+    let denied = Listener::udp4();
+    let code = udp_sendmmsg(&[denied.port()]);
+    let out = inside(&net_on(&[]), &code);
+    assert_outcome(&out, "ECONNREFUSED [0]");
+    assert_eq!(denied.arrivals(), 0);
+    assert_outcome(&outside(&code), "1 [1]");
+    assert_eq!(denied.arrivals(), 1, "without stockade the call arrives");
+}
+
+#[test]
+fn connected_udp_sendmsg_without_address_arrives() {
+    let listener = Listener::udp4();
+    let code = attempt(
+        "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)",
+        &format!(
+            "s.connect({})\nassert s.sendmsg([b'x']) == 1",
+            py_addr(listener.addr())
+        ),
+    );
+    let rules = [format!("allow/net/connect+127.0.0.1!{}", listener.port())];
+    let out = inside(&net_on(&rules), &code);
+    assert_outcome(&out, "ok");
+    assert_eq!(listener.arrivals(), 1);
+}
+
+#[test]
+fn sendmsg_passes_descriptors_intact() {
+    // sendmsg is emulated by the supervisor, so SCM_RIGHTS descriptors must
+    // be translated; the receiver must get a working copy of the sender's.
+    let s = Scratch::new("net-scm-rights");
+    let file = s.path("f");
+    std::fs::write(&file, "through the socket").unwrap();
+    let code = attempt(
+        &format!(
+            "a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)\nfd = os.open('{file}', os.O_RDONLY)"
+        ),
+        "socket.send_fds(a, [b'm'], [fd])\nmsg, fds, _, _ = socket.recv_fds(b, 1, 1)\nassert os.read(fds[0], 100) == b'through the socket'",
+    );
+    let out = inside(&net_on(&[]), &code);
+    assert_outcome(&out, "ok");
+}
+
+/// SIGPIPE's number (13 on every Linux architecture).
+const SIGPIPE: i32 = 13;
+
+/// A stream socketpair whose peer is closed, then a sendmsg with `flags`;
+/// Python ignores SIGPIPE, so the default action is restored first.
+fn sendmsg_to_closed_peer(flags: &str) -> String {
+    attempt(
+        "import signal\nsignal.signal(signal.SIGPIPE, signal.SIG_DFL)\na, b = socket.socketpair()\nb.close()",
+        &format!("a.sendmsg([b'x'], [], {flags})"),
+    )
+}
+
+#[test]
+fn sendmsg_to_closed_peer_raises_sigpipe_as_without_stockade() {
+    let code = sendmsg_to_closed_peer("0");
+    let out = inside(&net_on(&[]), &code);
+    assert_eq!(
+        out.status.code(),
+        Some(128 + SIGPIPE),
+        "stderr:\n{}",
+        stderr(&out)
+    );
+    assert_eq!(outside(&code).status.signal(), Some(SIGPIPE));
+}
+
+#[test]
+fn sendmsg_with_nosignal_to_closed_peer_gives_epipe() {
+    let out = inside(&net_on(&[]), &sendmsg_to_closed_peer("socket.MSG_NOSIGNAL"));
+    assert_outcome(&out, "EPIPE");
+}
+
+// What a successful bind allows, and what it does not.
+
+#[test]
+fn bound_port_covers_no_other_port() {
+    let listener = Listener::tcp4();
+    let port = listener.port();
+    let code = attempt(
+        "own = socket.socket()\nown.bind(('127.0.0.1', 0))\nown.listen()\nc = socket.socket()",
+        &format!("c.connect({})", py_addr(listener.addr())),
+    );
+    let out = inside(&["-p".to_string(), "paludis".to_string()], &code);
+    assert_outcome(&out, "ECONNREFUSED");
+    assert_eq!(listener.arrivals(), 0);
+    assert_reported(&out, &format!("allow/net/connect+127.0.0.1!{port}"));
+    assert_arrives_without_stockade(&listener, &code);
+}
+
+#[test]
+fn port_bound_in_a_child_process_is_connectable_from_its_parent() {
+    // The bound address is remembered for the whole tree, not one process.
+    let code = attempt(
+        "r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    srv = socket.socket()
+    srv.bind(('127.0.0.1', 0))
+    srv.listen()
+    os.write(w, str(srv.getsockname()[1]).encode())
+    srv.settimeout(5)
+    srv.accept()
+    os._exit(0)
+port = int(os.read(r, 16))
+c = socket.socket()",
+        "c.connect(('127.0.0.1', port))\nassert os.waitpid(pid, 0)[1] == 0",
+    );
+    let out = inside(&["-p".to_string(), "paludis".to_string()], &code);
+    assert_outcome(&out, "ok");
+}
+
+#[test]
+fn wildcard_bind_allows_connect_over_loopback() {
+    let code = attempt(
+        "srv = socket.socket()\nsrv.bind(('0.0.0.0', 0))\nsrv.listen()\nc = socket.socket()",
+        "c.connect(('127.0.0.1', srv.getsockname()[1]))",
+    );
+    let out = inside(&net_on(&["allow/net/bind+any4!0".to_string()]), &code);
+    assert_outcome(&out, "ok");
+}
+
+#[test]
+fn ipv4_mapped_bind_is_judged_as_ipv4_and_remembered() {
+    if skip_unless(Listener::tcp6().is_some(), "no IPv6 loopback (::1)") {
+        return;
+    }
+    let code = attempt(
+        "srv = socket.socket(socket.AF_INET6)\nsrv.bind(('::ffff:127.0.0.1', 0))\nsrv.listen()\nc = socket.socket(socket.AF_INET)",
+        "c.connect(('127.0.0.1', srv.getsockname()[1]))",
+    );
+    let out = inside(&net_on(&["allow/net/bind+127.0.0.1!0".to_string()]), &code);
+    assert_outcome(&out, "ok");
+}
+
+#[test]
+fn bound_unix_path_is_connectable_without_a_connect_rule() {
+    let s = Scratch::new("net-unix-bound");
+    let code = attempt(
+        &format!(
+            "srv = socket.socket(socket.AF_UNIX)\nsrv.bind('{}')\nsrv.listen()\nc = socket.socket(socket.AF_UNIX)",
+            s.path("sock")
+        ),
+        &format!("c.connect('{}')", s.path("sock")),
+    );
+    let rules = [format!("allow/net/bind+{}/***", s.dir.display())];
+    let out = inside(&net_on(&rules), &code);
+    assert_outcome(&out, "ok");
+}
+
+#[test]
+fn bound_abstract_name_is_connectable_without_a_connect_rule() {
+    let name = py_abstract(&abstract_name("bound"));
+    let code = attempt(
+        &format!(
+            "srv = socket.socket(socket.AF_UNIX)\nsrv.bind({name})\nsrv.listen()\nc = socket.socket(socket.AF_UNIX)"
+        ),
+        &format!("c.connect({name})"),
+    );
+    let rules = ["allow/net/bind+@stockade-test-bound-*".to_string()];
+    let out = inside(&net_on(&rules), &code);
+    assert_outcome(&out, "ok");
+}
+
+// Rule actions and categories.
+
+#[test]
+fn filter_rule_refuses_connect_without_a_report() {
+    let listener = Listener::tcp4();
+    let code = tcp_connect(listener.addr());
+    let rules = [format!("filter/net/connect+127.0.0.1!{}", listener.port())];
+    let out = inside(&net_on(&rules), &code);
+    assert_outcome(&out, "ECONNREFUSED");
+    assert_eq!(listener.arrivals(), 0);
+    assert!(
+        !stderr(&out).contains("net/connect"),
+        "a filtered call is not reported:\n{}",
+        stderr(&out)
+    );
+    assert_arrives_without_stockade(&listener, &code);
+}
+
+#[test]
+fn connect_rule_does_not_allow_bind() {
+    let code = tcp4_bind(0);
+    let out = inside(&net_on(&["allow/net/connect+any".to_string()]), &code);
+    assert_outcome(&out, "EACCES");
+    assert_reported(&out, "allow/net/bind+127.0.0.1!0");
+    assert_outcome(&outside(&code), "ok");
+}
+
+#[test]
+fn bind_rule_does_not_allow_connect() {
+    let listener = Listener::tcp4();
+    let code = tcp_connect(listener.addr());
+    let out = inside(&net_on(&["allow/net/bind+any".to_string()]), &code);
+    assert_outcome(&out, "ECONNREFUSED");
+    assert_eq!(listener.arrivals(), 0);
+    assert_arrives_without_stockade(&listener, &code);
+}
+
+// Unix paths: binds, symlinks and lengths.
+
+#[test]
+fn unix_bind_denied_is_eacces_and_creates_no_socket_file() {
+    let s = Scratch::new("net-unix-bind-deny");
+    let path = s.path("sock");
+    let code = attempt(
+        "s = socket.socket(socket.AF_UNIX)",
+        &format!("s.bind('{path}')"),
+    );
+    let out = inside(&net_on(&[]), &code);
+    assert_outcome(&out, "EACCES");
+    assert!(!std::path::Path::new(&path).exists());
+    assert_reported(&out, &format!("allow/net/bind+{path}"));
+    assert_outcome(&outside(&code), "ok");
+    assert!(std::path::Path::new(&path).exists());
+}
+
+#[test]
+fn unix_bind_allowed_creates_the_socket_at_the_named_path() {
+    use std::os::unix::fs::FileTypeExt;
+    let s = Scratch::new("net-unix-bind-allow");
+    let path = s.path("sock");
+    let code = attempt(
+        "s = socket.socket(socket.AF_UNIX)",
+        &format!("s.bind('{path}')"),
+    );
+    let rules = [format!("allow/net/bind+{}/***", s.dir.display())];
+    let out = inside(&net_on(&rules), &code);
+    assert_outcome(&out, "ok");
+    let meta = std::fs::symlink_metadata(&path).expect("the socket file exists");
+    assert!(meta.file_type().is_socket());
+}
+
+#[test]
+fn unix_symlink_into_denied_dir_is_judged_by_its_target() {
+    let s = Scratch::new("net-unix-symlink");
+    std::fs::create_dir(s.path("allowed")).unwrap();
+    std::fs::create_dir(s.path("denied")).unwrap();
+    let listener = Listener::unix_path(&s.path("denied/sock"));
+    std::os::unix::fs::symlink(s.path("denied/sock"), s.path("allowed/link")).unwrap();
+    let code = unix_connect(&format!("'{}'", s.path("allowed/link")));
+    let rules = [format!("allow/net/connect+{}/***", s.path("allowed"))];
+    let out = inside(&net_on(&rules), &code);
+    assert_outcome(&out, "ECONNREFUSED");
+    assert_eq!(listener.arrivals(), 0);
+    assert_reported(
+        &out,
+        &format!("allow/net/connect+{}", s.path("denied/sock")),
+    );
+    assert_arrives_without_stockade(&listener, &code);
+}
+
+#[test]
+fn unix_connect_to_missing_path_gives_enoent_as_without_stockade() {
+    let s = Scratch::new("net-unix-missing");
+    let code = unix_connect(&format!("'{}'", s.path("nothing")));
+    let rules = [format!("allow/net/connect+{}/***", s.dir.display())];
+    assert_outcome(&inside(&net_on(&rules), &code), "ENOENT");
+    assert_outcome(&outside(&code), "ENOENT");
+}
+
+#[test]
+#[ignore = "engine bug: a long relative unix socket name fails with ENAMETOOLONG"]
+fn long_relative_unix_name_binds_as_without_stockade() {
+    // sun_path holds 107 bytes; a 95-byte name relative to the cwd fits,
+    // though the absolute path does not. The kernel accepts it.
+    let s = Scratch::new("net-unix-long");
+    let name = "s".repeat(95);
+    let code = attempt(
+        &format!(
+            "os.chdir('{}')\ns = socket.socket(socket.AF_UNIX)",
+            s.dir.display()
+        ),
+        &format!("s.bind('{name}')"),
+    );
+    let rules = [format!("allow/net/bind+{}/***", s.dir.display())];
+    let out = inside(&net_on(&rules), &code);
+    assert_outcome(&out, "ok");
+    std::fs::remove_file(s.dir.join(&name)).unwrap();
+    assert_outcome(&outside(&code), "ok");
+}
+
+#[test]
+#[ignore = "engine bug: a bound unix socket's name reads back as /proc/self/fd/N/NAME"]
+fn bound_unix_socket_reports_the_path_it_was_bound_to() {
+    let s = Scratch::new("net-unix-sockname");
+    let path = s.path("sock");
+    let code = format!(
+        "import socket
+s = socket.socket(socket.AF_UNIX)
+s.bind('{path}')
+s.listen()
+c = socket.socket(socket.AF_UNIX)
+c.connect('{path}')
+print(s.getsockname())
+print(c.getpeername())
+"
+    );
+    let rules = [format!("allow/net/bind+{}/***", s.dir.display())];
+    let out = inside(&net_on(&rules), &code);
+    assert_eq!(
+        stdout(&out),
+        format!("{path}\n{path}\n"),
+        "stderr:\n{}",
+        stderr(&out)
+    );
 }

@@ -165,3 +165,41 @@ pub fn py_addr(addr: SocketAddr) -> String {
 pub fn py_abstract(name: &str) -> String {
     format!("b'\\0{name}'")
 }
+
+/// Python that sends one datagram to each port on 127.0.0.1 with a single
+/// sendmmsg(2) (Python has no wrapper, so ctypes builds the mmsghdr array),
+/// and prints the call's result and each message's msg_len.
+pub fn udp_sendmmsg(ports: &[u16]) -> String {
+    let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+    format!(
+        "import ctypes, errno, socket, struct
+libc = ctypes.CDLL(None, use_errno=True)
+class iovec(ctypes.Structure):
+    _fields_ = [('base', ctypes.c_void_p), ('len', ctypes.c_size_t)]
+class msghdr(ctypes.Structure):
+    _fields_ = [('name', ctypes.c_void_p), ('namelen', ctypes.c_uint32),
+                ('iov', ctypes.POINTER(iovec)), ('iovlen', ctypes.c_size_t),
+                ('control', ctypes.c_void_p), ('controllen', ctypes.c_size_t),
+                ('flags', ctypes.c_int)]
+class mmsghdr(ctypes.Structure):
+    _fields_ = [('hdr', msghdr), ('len', ctypes.c_uint)]
+def sockaddr_in(port):
+    raw = struct.pack('=H', socket.AF_INET) + struct.pack('>H', port) + socket.inet_aton('127.0.0.1') + bytes(8)
+    return ctypes.create_string_buffer(raw, 16)
+ports = [{ports}]
+names = [sockaddr_in(p) for p in ports]
+payload = ctypes.create_string_buffer(b'x', 1)
+iov = iovec(ctypes.cast(payload, ctypes.c_void_p), 1)
+msgs = (mmsghdr * len(ports))()
+for m, n in zip(msgs, names):
+    m.hdr.name = ctypes.cast(n, ctypes.c_void_p)
+    m.hdr.namelen = 16
+    m.hdr.iov = ctypes.pointer(iov)
+    m.hdr.iovlen = 1
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sent = libc.sendmmsg(s.fileno(), msgs, len(ports), 0)
+print(sent if sent >= 0 else errno.errorcode[ctypes.get_errno()], [m.len for m in msgs])
+",
+        ports = ports.join(", ")
+    )
+}
