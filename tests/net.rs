@@ -1036,3 +1036,134 @@ print(c.getpeername())
         stderr(&out)
     );
 }
+
+#[test]
+fn unix_datagram_sendto_allowed_arrives() {
+    let s = Scratch::new("net-unix-dgram-allow");
+    let path = s.path("sock");
+    let listener = Listener::unix_datagram(&path);
+    let code = attempt(
+        "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)",
+        &format!("s.sendto(b'x', '{path}')"),
+    );
+    let rules = [format!("allow/net/connect+{}/***", s.dir.display())];
+    let out = inside(&net_on(&rules), &code);
+    assert_outcome(&out, "ok");
+    assert_eq!(listener.arrivals(), 1);
+}
+
+#[test]
+fn unix_datagram_sendto_denied_is_refused_and_never_arrives() {
+    let s = Scratch::new("net-unix-dgram-deny");
+    let path = s.path("sock");
+    let listener = Listener::unix_datagram(&path);
+    let code = attempt(
+        "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)",
+        &format!("s.sendto(b'x', '{path}')"),
+    );
+    let out = inside(&net_on(&[]), &code);
+    assert_outcome(&out, "ECONNREFUSED");
+    assert_eq!(listener.arrivals(), 0);
+    assert_reported(&out, &format!("allow/net/connect+{path}"));
+    assert_arrives_without_stockade(&listener, &code);
+}
+
+#[test]
+fn tcp6_server_and_client_inside_talk_under_paludis() {
+    if skip_unless(Listener::tcp6().is_some(), "no IPv6 loopback (::1)") {
+        return;
+    }
+    let code = attempt(
+        "srv = socket.socket(socket.AF_INET6)
+srv.bind(('::1', 0))
+srv.listen()
+srv.settimeout(5)
+c = socket.socket(socket.AF_INET6)",
+        "c.connect(srv.getsockname()[:2])\nsrv.accept()",
+    );
+    let out = inside(&["-p".to_string(), "paludis".to_string()], &code);
+    assert_outcome(&out, "ok");
+}
+
+#[test]
+fn concurrent_connects_from_many_threads_all_arrive() {
+    // Each thread's connect is a separate notification; none may be lost or
+    // answered for another.
+    let listener = Listener::tcp4();
+    let code = format!(
+        "import socket, threading
+def connect():
+    s = socket.socket()
+    s.connect({addr})
+    s.close()
+threads = [threading.Thread(target=connect) for _ in range(48)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print('done')
+",
+        addr = py_addr(listener.addr())
+    );
+    let rules = [format!("allow/net/connect+127.0.0.1!{}", listener.port())];
+    let out = inside(&net_on(&rules), &code);
+    assert_outcome(&out, "done");
+    assert_eq!(listener.arrivals(), 48);
+}
+
+/// A blocking unix connect that waits on a full backlog, with a SIGALRM
+/// handler set to fire after one second; a forked child drains the backlog
+/// after three, so the connect ends either way. Prints how it ended.
+fn connect_interrupted_by_alarm(path: &str) -> String {
+    format!(
+        "import os, signal, socket, time
+class Alarm(Exception):
+    pass
+def on_alarm(*_):
+    raise Alarm()
+signal.signal(signal.SIGALRM, on_alarm)
+srv = socket.socket(socket.AF_UNIX)
+srv.bind('{path}')
+srv.listen(0)
+first = socket.socket(socket.AF_UNIX)
+first.connect('{path}')
+if os.fork() == 0:
+    time.sleep(3)
+    srv.settimeout(1)
+    try:
+        while True:
+            srv.accept()
+    except OSError:
+        pass
+    os._exit(0)
+signal.alarm(1)
+c = socket.socket(socket.AF_UNIX)
+start = time.monotonic()
+try:
+    c.connect('{path}')
+    print('connected')
+except Alarm:
+    print('interrupted after %d s' % round(time.monotonic() - start))
+os.wait()
+"
+    )
+}
+
+#[test]
+#[ignore = "engine bug: a handled signal cannot interrupt a blocking connect"]
+fn blocking_connect_is_interrupted_by_a_handled_signal() {
+    // The kernel wakes a connect waiting on a full backlog with EINTR when a
+    // handled signal arrives. stockade makes the connect in its own thread,
+    // and WAIT_KILLABLE_RECV keeps the caller from waking before it answers.
+    let s = Scratch::new("net-connect-eintr");
+    let rules = [format!("allow/net/bind+{}/***", s.dir.display())];
+    let out = inside(
+        &net_on(&rules),
+        &connect_interrupted_by_alarm(&s.path("inside")),
+    );
+    assert_outcome(&out, "interrupted after 1 s");
+    assert_outcome(
+        &outside(&connect_interrupted_by_alarm(&s.path("outside"))),
+        "interrupted after 1 s",
+    );
+}

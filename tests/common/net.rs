@@ -9,7 +9,7 @@
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::os::linux::net::SocketAddrExt;
-use std::os::unix::net::{self as unix, UnixListener};
+use std::os::unix::net::{self as unix, UnixDatagram, UnixListener};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,7 @@ enum Endpoint {
     Tcp(TcpListener),
     Udp(UdpSocket),
     Unix(UnixListener),
+    UnixDatagram(UnixDatagram),
 }
 
 /// A socket outside the sandbox that counts the connections or datagrams
@@ -80,6 +81,15 @@ impl Listener {
         Listener::unix(listener)
     }
 
+    /// A unix datagram socket bound at `path`.
+    pub fn unix_datagram(path: &str) -> Listener {
+        let socket = UnixDatagram::bind(path).unwrap_or_else(|e| panic!("bind {path}: {e}"));
+        socket.set_nonblocking(true).unwrap();
+        Listener {
+            endpoint: Endpoint::UnixDatagram(socket),
+        }
+    }
+
     fn unix(listener: UnixListener) -> Listener {
         listener.set_nonblocking(true).unwrap();
         Listener {
@@ -92,7 +102,9 @@ impl Listener {
         match &self.endpoint {
             Endpoint::Tcp(l) => l.local_addr().unwrap(),
             Endpoint::Udp(s) => s.local_addr().unwrap(),
-            Endpoint::Unix(_) => panic!("a unix listener has no inet address"),
+            Endpoint::Unix(_) | Endpoint::UnixDatagram(_) => {
+                panic!("a unix socket has no inet address")
+            }
         }
     }
 
@@ -122,6 +134,7 @@ impl Listener {
             Endpoint::Tcp(l) => l.accept().map(drop),
             Endpoint::Udp(s) => s.recv_from(&mut [0; 2048]).map(drop),
             Endpoint::Unix(l) => l.accept().map(drop),
+            Endpoint::UnixDatagram(s) => s.recv(&mut [0; 2048]).map(drop),
         }
     }
 }
