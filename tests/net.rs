@@ -1167,3 +1167,43 @@ fn blocking_connect_is_interrupted_by_a_handled_signal() {
         "interrupted after 1 s",
     );
 }
+
+// The report's suggestion must be a rule that, added, allows the call.
+
+/// The rule after "to allow, add: " in stockade's report.
+fn suggested_rule(out: &Output) -> String {
+    let err = stderr(out);
+    err.lines()
+        .find_map(|l| l.split_once("to allow, add: ").map(|(_, r)| r.to_string()))
+        .unwrap_or_else(|| panic!("the report suggests a rule:\n{err}"))
+}
+
+#[test]
+fn suggested_rule_allows_the_denied_connect() {
+    let listener = Listener::tcp4();
+    let code = tcp_connect(listener.addr());
+    let denied = inside(&net_on(&[]), &code);
+    assert_outcome(&denied, "ECONNREFUSED");
+    let out = inside(&net_on(&[suggested_rule(&denied)]), &code);
+    assert_outcome(&out, "ok");
+    assert_eq!(listener.arrivals(), 1);
+}
+
+#[test]
+#[ignore = "engine bug: the rule suggested for a NUL-padded abstract name never matches it"]
+fn suggested_rule_allows_a_nul_padded_abstract_connect() {
+    // C programs often pass sizeof(struct sockaddr_un) as the length, so
+    // the abstract name is padded with NULs to 107 bytes. The report shows
+    // them as \x00, but the rule parser reads `\x00` literally.
+    let name = abstract_name("padded");
+    let padded = format!("{name}{}", "\0".repeat(107 - name.len()));
+    let listener = Listener::unix_abstract(&padded);
+    let code = unix_connect(&format!("b'\\0{name}' + bytes({})", 107 - name.len()));
+    assert_arrives_without_stockade(&listener, &code);
+    let denied = inside(&net_on(&[]), &code);
+    assert_outcome(&denied, "ECONNREFUSED");
+    let rule = suggested_rule(&denied);
+    let out = inside(&net_on(std::slice::from_ref(&rule)), &code);
+    assert_outcome(&out, "ok");
+    assert_eq!(listener.arrivals(), 1, "{rule} allows the connect");
+}
