@@ -71,16 +71,15 @@ pub enum RunError {
 }
 
 /// What the filter must watch for `policy`. In-sandbox commands are possible
-/// unless the lock is on from the start; they arrive as stats, and an exec
-/// ends them for `lock:exec`, so exec is watched then too.
+/// unless the lock is on from the start; they arrive as stats. While they are
+/// possible, exec is watched too: a command may set `lock:exec` (an exec then
+/// ends that process's commands) or add `exec/kill_if_match` rules.
 pub fn watch_for(policy: &Policy) -> Watch {
     let magic = policy.lock() != Lock::On;
     Watch {
         read: policy.is_on(Category::Read),
         write: policy.is_on(Category::Write),
-        exec: policy.is_on(Category::Exec)
-            || policy.lock() == Lock::Exec
-            || policy.has_exec_kill_rules(),
+        exec: policy.is_on(Category::Exec) || magic || policy.has_exec_kill_rules(),
         stat: policy.is_on(Category::Stat),
         magic,
         net: policy.is_on(Category::NetBind) || policy.is_on(Category::NetConnect),
@@ -105,7 +104,7 @@ pub struct Shared {
     /// Addresses the tree bound successfully; connects to them are allowed.
     bound: Mutex<Vec<crate::policy::Address>>,
     /// Whether successful binds allow later connects (on by default).
-    allow_bound: bool,
+    allow_bound: std::sync::atomic::AtomicBool,
     idle: AtomicUsize,
     workers: AtomicUsize,
 }
@@ -123,12 +122,13 @@ impl Shared {
 
     /// Records that `pid` is about to exec, for `lock:exec`. A failed exec
     /// still counts: erring towards locked is the safe side.
-    pub fn note_exec(&self, pid: u32) {
+    pub fn note_exec(&self, tid: u32, tgid: u32) {
         if self.policy().lock() == Lock::Exec {
-            self.execed
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(pid);
+            let mut execed = self.execed.lock().unwrap_or_else(|p| p.into_inner());
+            // After an exec from a non-leader thread, the process goes on
+            // under its thread group id.
+            execed.insert(tid);
+            execed.insert(tgid);
         }
     }
 
@@ -136,7 +136,7 @@ impl Shared {
     /// are allowed: test suites that listen and talk to themselves then work
     /// with a policy that allows only the bind.
     pub fn note_bound(&self, address: crate::policy::Address) {
-        if self.allow_bound {
+        if self.allow_bound.load(Ordering::Relaxed) {
             let mut bound = self.bound.lock().unwrap_or_else(|p| p.into_inner());
             if !bound.contains(&address) {
                 bound.push(address);
@@ -144,8 +144,17 @@ impl Shared {
         }
     }
 
+    /// Switches the successful-bind allowance (sydbox's
+    /// `core/whitelist/successful_bind`).
+    pub fn set_allow_bound(&self, on: bool) {
+        self.allow_bound.store(on, Ordering::Relaxed);
+    }
+
     /// Whether `dest` is covered by an address the tree bound.
     pub fn was_bound(&self, dest: &crate::policy::Address) -> bool {
+        if !self.allow_bound.load(Ordering::Relaxed) {
+            return false;
+        }
         let bound = self.bound.lock().unwrap_or_else(|p| p.into_inner());
         bound.iter().any(|b| handlers::net::bound_covers(b, dest))
     }
@@ -307,7 +316,7 @@ pub fn run(
         as_root: sys::process::euid() == 0,
         execed: Mutex::new(HashSet::new()),
         bound: Mutex::new(Vec::new()),
-        allow_bound: config.allow_bound,
+        allow_bound: std::sync::atomic::AtomicBool::new(config.allow_bound),
         idle: AtomicUsize::new(0),
         workers: AtomicUsize::new(0),
     });

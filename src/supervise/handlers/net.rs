@@ -163,7 +163,7 @@ fn read_address(call: &Call, addr: u64, len: u64) -> Step<Vec<u8>> {
 pub fn bind(call: &Call) -> Step<Reply> {
     let raw = read_address(call, call.arg(1), call.arg(2))?;
     let sock = call.caller_fd(call.int(0))?;
-    let _caller = call.become_caller()?;
+    let _caller = call.become_caller(true)?;
     let checked = decode(call, raw, true)?;
     check(call, Category::NetBind, &checked)?;
     net::bind(sock.as_fd(), &checked.bytes)?;
@@ -185,7 +185,7 @@ pub fn bind(call: &Call) -> Step<Reply> {
 pub fn connect(call: &Call) -> Step<Reply> {
     let raw = read_address(call, call.arg(1), call.arg(2))?;
     let sock = call.caller_fd(call.int(0))?;
-    let _caller = call.become_caller()?;
+    let _caller = call.become_caller(false)?;
     let checked = decode(call, raw, false)?;
     check(call, Category::NetConnect, &checked)?;
     net::connect(sock.as_fd(), &checked.bytes)?;
@@ -199,7 +199,7 @@ pub fn sendto(call: &Call) -> Step<Reply> {
     let data = call.read_bytes(call.arg(1), len)?;
     let flags = call.int(3);
     let sock = call.caller_fd(call.int(0))?;
-    let _caller = call.become_caller()?;
+    let _caller = call.become_caller(false)?;
     let checked = decode(call, raw, false)?;
     check(call, Category::NetConnect, &checked)?;
     let sent = send(call, &sock, &data, Some(&checked.bytes), &[], flags)?;
@@ -305,6 +305,9 @@ fn send_one(call: &Call, sock: &OwnedFd, mut msg: Message, flags: i32) -> Step<u
             Ok(raw)
         })?;
     }
+    // The message was read from the caller's memory: make sure it is still
+    // the caller's before sending anything.
+    call.ensure_valid()?;
     let dest = checked.as_ref().map(|c| c.bytes.as_slice());
     send(call, sock, &msg.data, dest, &msg.control, flags)
 }
@@ -313,7 +316,7 @@ fn send_one(call: &Call, sock: &OwnedFd, mut msg: Message, flags: i32) -> Step<u
 pub fn sendmsg(call: &Call) -> Step<Reply> {
     let msg = read_message(call, call.arg(1))?;
     let sock = call.caller_fd(call.int(0))?;
-    let _caller = call.become_caller()?;
+    let _caller = call.become_caller(false)?;
     let sent = send_one(call, &sock, msg, call.int(2))?;
     Ok(Reply::Value(sent as i64))
 }
@@ -327,7 +330,7 @@ pub fn sendmmsg(call: &Call) -> Step<Reply> {
         call.int(3),
     );
     let sock = call.caller_fd(call.int(0))?;
-    let _caller = call.become_caller()?;
+    let _caller = call.become_caller(false)?;
     let mut done = 0;
     for i in 0..vlen {
         let at = vec + (i as u64) * 64;

@@ -111,9 +111,9 @@ fn perform(call: &Call, req: Request) -> Step<Reply> {
         .into());
     }
     let path = call.read_path(req.path_arg)?;
-    let _caller = call.become_caller()?;
     let flags = req.flags;
     let creating = flags & libc::O_CREAT != 0;
+    let _caller = call.become_caller(creating || flags & libc::O_TMPFILE == libc::O_TMPFILE)?;
     let lookup = Lookup {
         follow_final: flags & libc::O_NOFOLLOW == 0 && !(creating && flags & libc::O_EXCL != 0),
         empty_path: false,
