@@ -9,6 +9,7 @@
 //! - the object: truncate(0) chmod(0) fchmodat(0,1) fchmodat2(0,1) chown(0)
 //!   lchown(0) fchownat(0,1) utime(0) utimes(0) futimesat(0,1) utimensat(0,1)
 //!   setxattr lsetxattr removexattr lremovexattr(0) setxattrat removexattrat(0,1)
+//!   file_setattr(0,1)
 //! - a descriptor: fchmod fchown fsetxattr fremovexattr(0), utimensat with a
 //!   NULL path (futimens).
 
@@ -392,6 +393,22 @@ pub fn xattr_at(call: &Call, set: bool) -> Step<Reply> {
             fs::remove_xattr(r.open_object()?.as_fd(), true, &name)
         })
     }
+}
+
+/// The largest `struct file_attr` copied; the kernel's is 32 bytes (6.17).
+const FILE_ATTR_MAX: usize = 64;
+
+/// file_setattr(2) (Linux 6.17): `(dirfd 0, path 1, attr 2, size 3, at_flags 4)`.
+pub fn file_setattr(call: &Call) -> Step<Reply> {
+    let size = call.arg(3) as usize;
+    if size == 0 || size > FILE_ATTR_MAX {
+        return Err(Errno(libc::EINVAL).into());
+    }
+    let mut attr = call.read_bytes(call.arg(2), size)?;
+    let p = at(call, 0, at_lookup(call.int(4), true));
+    on_path(call, p, |r| {
+        fs::file_attr(r.open_object()?.as_fd(), true, &mut attr)
+    })
 }
 
 /// fchmod(2).
