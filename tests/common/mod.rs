@@ -80,7 +80,14 @@ pub fn run_bare(command: &[&str]) -> Output {
 /// `python3 -c CODE`: tests use Python's os module and ctypes to make exact
 /// system calls.
 pub fn py(code: &str) -> Vec<String> {
-    vec!["python3".to_string(), "-c".to_string(), code.to_string()]
+    vec![python().to_string(), "-c".to_string(), code.to_string()]
+}
+
+/// The Python interpreter itself. `python3` on PATH may be a version
+/// manager's shell shim (pyenv) that writes /dev/null and /dev/tty before
+/// starting Python, which would add reports of its own to every test.
+pub fn python() -> &'static str {
+    if std::path::Path::new("/usr/bin/python3").exists() { "/usr/bin/python3" } else { "python3" }
 }
 
 /// Borrowed view of an owned argv.
