@@ -147,6 +147,24 @@ impl Call<'_> {
         Ok(fd)
     }
 
+    /// Fails with EEXIST, as the kernel does before any permission check,
+    /// when a call that only creates (mkdir, mknod, symlink, a link's new
+    /// name, O_CREAT|O_EXCL) names something that exists. So `mkdir -p`
+    /// over existing parents reports nothing. Existence stays hidden where
+    /// the stat category denies seeing the path.
+    pub fn fail_if_exists(&self, resolved: &Resolved) -> Step<()> {
+        if resolved.stat().is_none() {
+            return Ok(());
+        }
+        let policy = self.shared.policy();
+        if policy.is_on(Category::Stat)
+            && policy.check_path(Category::Stat, &resolved.path).outcome != Outcome::Allow
+        {
+            return Ok(());
+        }
+        Err(Reply::Error(Errno(libc::EEXIST)))
+    }
+
     /// Checks `subject` against the policy for `category`, reports if the
     /// verdict says so, and turns a refusal into the reply the caller sees.
     /// `describe` renders the call's arguments, only when a report is made.
@@ -240,6 +258,8 @@ pub struct CallerStatus {
     pub groups: Vec<u32>,
     /// The umask.
     pub umask: u32,
+    /// The effective capability set (`CapEff`).
+    pub cap_effective: u64,
 }
 
 impl CallerStatus {
@@ -274,6 +294,12 @@ impl CallerStatus {
                 b"Uid" => st.fsuid = nums.nth(3).and_then(|v| v.parse().ok()).unwrap_or(0),
                 b"Gid" => st.fsgid = nums.nth(3).and_then(|v| v.parse().ok()).unwrap_or(0),
                 b"Groups" => st.groups = nums.filter_map(|v| v.parse().ok()).collect(),
+                b"CapEff" => {
+                    st.cap_effective = nums
+                        .next()
+                        .and_then(|v| u64::from_str_radix(v, 16).ok())
+                        .unwrap_or(0)
+                }
                 _ => {}
             }
         }
@@ -287,6 +313,7 @@ pub struct CredentialGuard {
     tgid: u32,
     previous_umask: Option<u32>,
     previous: Option<process::Credentials>,
+    previous_caps: Option<u64>,
 }
 
 impl CredentialGuard {
@@ -295,6 +322,7 @@ impl CredentialGuard {
             tgid: pid,
             previous_umask: None,
             previous: None,
+            previous_caps: None,
         }
     }
 
@@ -312,6 +340,7 @@ impl CredentialGuard {
             tgid: status.tgid as u32,
             previous_umask,
             previous: None,
+            previous_caps: None,
         };
         // An unprivileged supervisor already has the caller's identity: with
         // no_new_privs, nobody in the tree can change it.
@@ -323,6 +352,17 @@ impl CredentialGuard {
             };
             guard.previous = Some(process::thread_credentials());
             process::set_thread_credentials(&creds)?;
+        }
+        // Nor may it lend its capabilities: a root caller without
+        // CAP_DAC_OVERRIDE must not write a 0444 file through us, and a
+        // caller with ambient capabilities keeps them. Effective
+        // capabilities are per thread.
+        if as_root {
+            let ours = process::thread_effective_caps()?;
+            if ours != status.cap_effective {
+                guard.previous_caps = Some(ours);
+                process::set_thread_effective_caps(status.cap_effective)?;
+            }
         }
         Ok(guard)
     }
@@ -337,6 +377,13 @@ impl Drop for CredentialGuard {
         // else.
         if let Some(own) = &self.previous
             && process::set_thread_credentials(own).is_err()
+        {
+            std::process::abort();
+        }
+        // Restored after the fs ids: moving fsuid back to 0 raises the fs
+        // capabilities again, and this sets the whole effective set as it was.
+        if let Some(caps) = self.previous_caps
+            && process::set_thread_effective_caps(caps).is_err()
         {
             std::process::abort();
         }

@@ -204,11 +204,7 @@ fn worker(shared: Arc<Shared>) {
         if idle == 0 && shared.workers.load(Ordering::SeqCst) < MAX_WORKERS {
             start_worker(&shared);
         }
-        let started = Instant::now();
-        handle(&shared, n);
-        if let Some(stats) = &shared.stats {
-            stats.record(n.nr, started.elapsed());
-        }
+        handle(&shared, n, Instant::now());
         if shared.idle.load(Ordering::SeqCst) >= IDLE_WORKERS {
             break;
         }
@@ -216,13 +212,18 @@ fn worker(shared: Arc<Shared>) {
     shared.workers.fetch_sub(1, Ordering::SeqCst);
 }
 
-fn handle(shared: &Shared, n: Notification) {
+fn handle(shared: &Shared, n: Notification, started: Instant) {
     let call = Call { shared, n };
     let reply = if n.arch != filter::AUDIT_ARCH_X86_64 {
         Reply::Error(Errno(libc::ENOSYS))
     } else {
         handlers::dispatch(&call)
     };
+    // Counted before the reply: once the last caller has its answer the tree
+    // may exit, and the table is printed.
+    if let Some(stats) = &shared.stats {
+        stats.record(n.nr, started.elapsed());
+    }
     let listener = &shared.listener;
     // A failed reply means the caller is gone (ENOENT); nothing to do.
     let _ = match reply {

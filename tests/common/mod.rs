@@ -87,7 +87,11 @@ pub fn py(code: &str) -> Vec<String> {
 /// manager's shell shim (pyenv) that writes /dev/null and /dev/tty before
 /// starting Python, which would add reports of its own to every test.
 pub fn python() -> &'static str {
-    if std::path::Path::new("/usr/bin/python3").exists() { "/usr/bin/python3" } else { "python3" }
+    if std::path::Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
 }
 
 /// Borrowed view of an owned argv.

@@ -93,6 +93,10 @@ fn on_path(
     );
     let _caller = call.become_caller(creates)?;
     let r = call.resolve(p.base, &path, p.lookup)?;
+    let only_creates = creates || matches!(call.n.nr, libc::SYS_symlink | libc::SYS_symlinkat);
+    if only_creates {
+        call.fail_if_exists(&r)?;
+    }
     call.check(Category::Write, &r.path, || describe::path(&r.path))?;
     act(&r)?;
     Ok(Reply::Value(0))
@@ -110,6 +114,12 @@ fn on_two_paths(
     let _caller = call.become_caller(false)?;
     let a = call.resolve(from.base, &old, from.lookup)?;
     let b = call.resolve(to.base, &new, to.lookup)?;
+    if matches!(call.n.nr, libc::SYS_link | libc::SYS_linkat) {
+        if a.stat().is_none() {
+            return Err(Errno(libc::ENOENT).into());
+        }
+        call.fail_if_exists(&b)?;
+    }
     let show = || format!("{}, {}", describe::path(&a.path), describe::path(&b.path));
     call.check(Category::Write, &a.path, show)?;
     call.check(Category::Write, &b.path, show)?;

@@ -15,9 +15,13 @@ use crate::supervise::resolve::{Base, Lookup, Target};
 use crate::sys::{Errno, fs};
 use std::os::fd::AsFd;
 
+/// `__O_TMPFILE`: O_TMPFILE without the O_DIRECTORY bit it includes, which
+/// plain directory opens carry too.
+const O_TMPFILE_BIT: i32 = libc::O_TMPFILE & !libc::O_DIRECTORY;
+
 /// Flags that make an open a write.
 const WRITE_FLAGS: i32 =
-    libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC | libc::O_TMPFILE;
+    libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC | O_TMPFILE_BIT;
 
 /// What one open asks for.
 struct Request {
@@ -122,6 +126,9 @@ fn perform(call: &Call, req: Request) -> Step<Reply> {
         beneath: req.resolve & libc::RESOLVE_BENEATH != 0,
     };
     let resolved = call.resolve(req.base, &path, lookup)?;
+    if creating && flags & libc::O_EXCL != 0 {
+        call.fail_if_exists(&resolved)?;
+    }
     let category = if flags & WRITE_FLAGS != 0 {
         Category::Write
     } else {
