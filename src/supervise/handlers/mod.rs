@@ -7,6 +7,7 @@ pub mod describe;
 pub mod exec;
 pub mod magic;
 pub mod mutate;
+pub mod net;
 pub mod open;
 pub mod stat;
 
@@ -62,6 +63,11 @@ pub fn dispatch(call: &Call) -> Reply {
         libc::SYS_fchown => mutate::fchown(call),
         libc::SYS_fsetxattr => mutate::fd_xattr(call, true),
         libc::SYS_fremovexattr => mutate::fd_xattr(call, false),
+        libc::SYS_bind => net::bind(call),
+        libc::SYS_connect => net::connect(call),
+        libc::SYS_sendto => net::sendto(call),
+        libc::SYS_sendmsg => net::sendmsg(call),
+        libc::SYS_sendmmsg => net::sendmmsg(call),
         libc::SYS_execve => exec::handle(call, false),
         libc::SYS_execveat => exec::handle(call, true),
         libc::SYS_stat => stat::handle(call, Kind::Stat),

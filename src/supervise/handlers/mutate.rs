@@ -85,7 +85,12 @@ fn on_path(
     act: impl FnOnce(&Resolved) -> Result<(), Errno>,
 ) -> Step<Reply> {
     let path = call.read_path(p.arg)?;
-    let _caller = call.become_caller()?;
+    // mkdir and mknod create with the caller's umask.
+    let creates = matches!(
+        call.n.nr,
+        libc::SYS_mkdir | libc::SYS_mkdirat | libc::SYS_mknod | libc::SYS_mknodat
+    );
+    let _caller = call.become_caller(creates)?;
     let r = call.resolve(p.base, &path, p.lookup)?;
     call.check(Category::Write, &r.path, || describe::path(&r.path))?;
     act(&r)?;
@@ -101,7 +106,7 @@ fn on_two_paths(
 ) -> Step<Reply> {
     let old = call.read_path(from.arg)?;
     let new = call.read_path(to.arg)?;
-    let _caller = call.become_caller()?;
+    let _caller = call.become_caller(false)?;
     let a = call.resolve(from.base, &old, from.lookup)?;
     let b = call.resolve(to.base, &new, to.lookup)?;
     let show = || format!("{}, {}", describe::path(&a.path), describe::path(&b.path));
@@ -119,7 +124,7 @@ fn on_fd(
     act: impl FnOnce(BorrowedFd<'_>) -> Result<(), Errno>,
 ) -> Step<Reply> {
     let fd = call.caller_fd(call.int(fd_arg))?;
-    let _caller = call.become_caller()?;
+    let _caller = call.become_caller(false)?;
     let path = fs::fd_path(fd.as_fd())?;
     call.check(Category::Write, &path, || {
         format!("{}, {}", call.int(fd_arg), describe::path(&path))

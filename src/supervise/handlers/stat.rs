@@ -108,7 +108,7 @@ pub fn handle(call: &Call, kind: Kind) -> Step<Reply> {
         // See the module comment: no decision rests on the path here.
         return Ok(Reply::ContinueRacy);
     }
-    let _caller = call.become_caller()?;
+    let _caller = call.become_caller(false)?;
     let r = call.resolve(base, &path, lookup)?;
     call.check(Category::Stat, &r.path, || describe::path(&r.path))?;
     emulate(call, kind, &r)
