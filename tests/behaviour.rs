@@ -606,3 +606,104 @@ fn denial_report_shows_syscall_flags_pid_and_summary() {
         "{err}"
     );
 }
+
+/// Runs `sh -c 'echo x > in/f'` with `--stats`; the open is the command's
+/// last notified call. Returns stockade's stderr.
+fn stats_of_one_open(s: &Scratch) -> String {
+    let mut policy = write_policy(s).to_vec();
+    policy.push("--stats".into());
+    let line = format!("echo x > {}/in/f", dir_of(s));
+    let out = sandboxed(&policy, &["sh", "-c", &line]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    stderr(&out)
+}
+
+/// The count in the stats row for `syscall`, if there is one.
+fn stats_count(err: &str, syscall: &str) -> Option<u64> {
+    let row = err
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(syscall))?;
+    row.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn stats_prints_a_table_with_a_total() {
+    let s = Scratch::new("stats");
+    let err = stats_of_one_open(&s);
+    assert!(err.contains("notifications by syscall"), "{err}");
+    assert!(stats_count(&err, "total").is_some_and(|n| n >= 1), "{err}");
+}
+
+#[test]
+#[ignore = "engine bug: --stats is printed before workers record their last calls, so the final openat may be missing"]
+fn stats_count_the_last_call_before_exit() {
+    let s = Scratch::new("stats-last");
+    // The race is narrow; ten runs show it reliably.
+    for _ in 0..10 {
+        let err = stats_of_one_open(&s);
+        assert_eq!(stats_count(&err, "openat"), Some(1), "{err}");
+    }
+}
+
+// --- the supervisor's own death ---------------------------------------------------
+
+#[test]
+fn stockade_killed_leaves_no_writer_behind() {
+    let s = Scratch::new("supervisor-killed");
+    let policy = write_policy(&s);
+    let (pidfile, outside) = (s.path("in/pid"), s.path("outside"));
+    // Keeps trying to write outside; only the supervisor stands in its way.
+    let line = format!(
+        "echo $$ > {pidfile}; while :; do (echo x > {outside}) 2>/dev/null; sleep 0.02; done"
+    );
+    let child = start_and_wait_ready(&policy, &["sh", "-c", &line], &pidfile);
+    std::thread::sleep(Duration::from_millis(200));
+    let command_pid = read_pid(&pidfile);
+    send_signal(child.id(), "KILL");
+    wait_with_timeout(child, TIMEOUT).expect("stockade is gone");
+
+    // Give a surviving loop time to try again.
+    std::thread::sleep(Duration::from_millis(500));
+    let alive = is_alive(command_pid);
+    if alive {
+        send_signal(command_pid, "KILL");
+    }
+    assert!(
+        !exists(&outside),
+        "a write got through after the supervisor died"
+    );
+    assert!(!alive, "the command outlived its supervisor");
+}
+
+// --- writes that could not happen anyway -------------------------------------------
+
+#[test]
+#[ignore = "engine bug: mkdir of an existing directory outside the allowed area fails with EACCES and is reported, not EEXIST"]
+fn mkdir_of_existing_directory_outside_fails_with_eexist_and_no_report() {
+    let s = Scratch::new("mkdir-exists");
+    let policy = write_policy(&s);
+    let code = format!(
+        "import os\ntry:\n    os.mkdir('{}')\nexcept OSError as e:\n    print(type(e).__name__)\n",
+        dir_of(&s)
+    );
+    let command = [python(), "-c", &code];
+
+    let out = sandboxed(&policy, &command);
+    assert_eq!(stdout(&out), "FileExistsError\n", "{}", stderr(&out));
+    assert!(!stderr(&out).contains("denied"), "{}", stderr(&out));
+
+    assert_eq!(stdout(&bare(&command)), "FileExistsError\n");
+}
+
+#[test]
+#[ignore = "engine bug: mkdir -p under an allowed dir reports a violation for every existing ancestor"]
+fn mkdir_p_inside_allowed_dir_reports_nothing() {
+    let s = Scratch::new("mkdir-p");
+    let policy = write_policy(&s);
+    let deep = format!("{}/in/a/b/c", dir_of(&s));
+
+    let out = sandboxed(&policy, &["mkdir", "-p", &deep]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(exists(&deep));
+    assert_eq!(stderr(&out), "", "no violation for existing ancestors");
+}
