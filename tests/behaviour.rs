@@ -406,7 +406,6 @@ fn fifo_open_for_writing_does_not_stall_other_processes() {
 // --- categories -------------------------------------------------------------------
 
 #[test]
-#[ignore = "engine bug: O_RDONLY|O_DIRECTORY open is checked as a write (O_TMPFILE mask includes O_DIRECTORY)"]
 fn directory_open_for_reading_is_not_a_write_with_read_and_write_checks_on() {
     let s = Scratch::new("dir-read");
     let mut policy = write_policy(&s).to_vec();
@@ -635,7 +634,6 @@ fn stats_prints_a_table_with_a_total() {
 }
 
 #[test]
-#[ignore = "engine bug: --stats is printed before workers record their last calls, so the final openat may be missing"]
 fn stats_count_the_last_call_before_exit() {
     let s = Scratch::new("stats-last");
     // The race is narrow; ten runs show it reliably.
@@ -678,7 +676,6 @@ fn stockade_killed_leaves_no_writer_behind() {
 // --- writes that could not happen anyway -------------------------------------------
 
 #[test]
-#[ignore = "engine bug: mkdir of an existing directory outside the allowed area fails with EACCES and is reported, not EEXIST"]
 fn mkdir_of_existing_directory_outside_fails_with_eexist_and_no_report() {
     let s = Scratch::new("mkdir-exists");
     let policy = write_policy(&s);
@@ -696,7 +693,6 @@ fn mkdir_of_existing_directory_outside_fails_with_eexist_and_no_report() {
 }
 
 #[test]
-#[ignore = "engine bug: mkdir -p under an allowed dir reports a violation for every existing ancestor"]
 fn mkdir_p_inside_allowed_dir_reports_nothing() {
     let s = Scratch::new("mkdir-p");
     let policy = write_policy(&s);

@@ -330,7 +330,6 @@ fn user_file(s: &Scratch, name: &str) -> String {
 }
 
 #[test]
-#[ignore = "engine bug: supervisor lends its capabilities; root without CAP_DAC_OVERRIDE writes a 0444 file"]
 fn root_without_dac_override_cannot_write_read_only_file() {
     if skip_unless(is_root(), "needs root") {
         return;
@@ -359,7 +358,6 @@ fn root_without_dac_override_cannot_write_read_only_file() {
 }
 
 #[test]
-#[ignore = "engine bug: supervisor lends its capabilities; root without CAP_CHOWN takes a user's file"]
 fn root_without_chown_cannot_take_another_users_file() {
     if skip_unless(is_root(), "needs root") {
         return;
@@ -382,7 +380,6 @@ fn root_without_chown_cannot_take_another_users_file() {
 }
 
 #[test]
-#[ignore = "engine bug: supervisor lends its capabilities; root without CAP_FOWNER chmods a user's file"]
 fn root_without_fowner_cannot_chmod_another_users_file() {
     if skip_unless(is_root(), "needs root") {
         return;
@@ -404,7 +401,6 @@ fn root_without_fowner_cannot_chmod_another_users_file() {
 }
 
 #[test]
-#[ignore = "engine bug: a non-root caller's CAP_DAC_OVERRIDE is not taken on; the supervisor refuses what the kernel allows"]
 fn unprivileged_caller_with_dac_override_can_write_root_file() {
     if skip_unless(is_root(), "needs root") {
         return;

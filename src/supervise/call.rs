@@ -373,17 +373,16 @@ impl Drop for CredentialGuard {
         if let Some(mask) = self.previous_umask {
             process::set_umask(mask);
         }
-        // A worker that cannot get its identity back must not serve anyone
-        // else.
-        if let Some(own) = &self.previous
-            && process::set_thread_credentials(own).is_err()
+        // Capabilities first: setgroups and setfsuid need CAP_SETGID and
+        // CAP_SETUID back in the effective set. A worker that cannot get its
+        // identity back must not serve anyone else.
+        if let Some(caps) = self.previous_caps
+            && process::set_thread_effective_caps(caps).is_err()
         {
             std::process::abort();
         }
-        // Restored after the fs ids: moving fsuid back to 0 raises the fs
-        // capabilities again, and this sets the whole effective set as it was.
-        if let Some(caps) = self.previous_caps
-            && process::set_thread_effective_caps(caps).is_err()
+        if let Some(own) = &self.previous
+            && process::set_thread_credentials(own).is_err()
         {
             std::process::abort();
         }

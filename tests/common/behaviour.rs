@@ -5,7 +5,7 @@
 use crate::common::Scratch;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{OnceLock, mpsc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Long enough for a slow CI machine, short enough that a stalled sandbox
@@ -95,20 +95,6 @@ pub fn read_pid(path: &str) -> u32 {
 
 pub fn exists(path: &str) -> bool {
     Path::new(path).exists()
-}
-
-/// The real Python interpreter. `python3` on PATH may be a wrapper script
-/// (pyenv's shim) whose own opens of /dev/tty would add reports the tests
-/// do not expect.
-pub fn python() -> &'static str {
-    static PYTHON: OnceLock<String> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let out = Command::new("python3")
-            .args(["-c", "import sys; print(sys.executable)"])
-            .output()
-            .expect("python3 runs");
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    })
 }
 
 /// A script that opens each argument for writing (O_WRONLY|O_CREAT) and

@@ -83,15 +83,18 @@ pub fn py(code: &str) -> Vec<String> {
     vec![python().to_string(), "-c".to_string(), code.to_string()]
 }
 
-/// The Python interpreter itself. `python3` on PATH may be a version
-/// manager's shell shim (pyenv) that writes /dev/null and /dev/tty before
-/// starting Python, which would add reports of its own to every test.
+/// The Python interpreter itself, as Python names it. `python3` on PATH may
+/// be a version manager's shell shim (pyenv) that writes /dev/null and
+/// /dev/tty before starting Python, adding reports of its own to every test.
 pub fn python() -> &'static str {
-    if std::path::Path::new("/usr/bin/python3").exists() {
-        "/usr/bin/python3"
-    } else {
-        "python3"
-    }
+    static PYTHON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let out = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("python3 runs");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    })
 }
 
 /// Borrowed view of an owned argv.
