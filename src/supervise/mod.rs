@@ -10,7 +10,7 @@ pub mod spawn;
 use crate::filter::{self, Watch};
 use crate::policy::{Category, Lock, Policy};
 use crate::report::{Reporter, Stats};
-use crate::sys::seccomp::{Listener, Notification};
+use crate::sys::seccomp::{Listener, Notification, Waiter};
 use crate::sys::{self, Errno};
 use call::{Call, Reply};
 use std::collections::HashSet;
@@ -168,9 +168,12 @@ impl Shared {
     }
 }
 
-/// Workers kept waiting for notifications; more are started when all are
-/// busy (a blocking open must never stall the others), and extra ones leave.
+/// Workers started waiting for notifications. More are started whenever all
+/// are busy (a blocking open must never stall the others).
 const IDLE_WORKERS: usize = 2;
+/// Idle workers beyond this many leave; the slack avoids starting a thread
+/// on every burst of concurrent calls.
+const MAX_IDLE_WORKERS: usize = 4;
 /// An upper bound on workers, against a tree that blocks on purpose.
 const MAX_WORKERS: usize = 512;
 
@@ -187,15 +190,26 @@ fn start_worker(shared: &Arc<Shared>) {
 }
 
 fn worker(shared: Arc<Shared>) {
-    // A private umask for emulating the caller's.
-    if sys::process::unshare_fs().is_err() {
-        shared.workers.fetch_sub(1, Ordering::SeqCst);
-        return;
-    }
+    // A private umask for emulating the caller's, and a private wait.
+    let waiter = match sys::process::unshare_fs().and_then(|()| Waiter::new(&shared.listener)) {
+        Ok(w) => w,
+        Err(_) => {
+            shared.workers.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
+    };
     loop {
         shared.idle.fetch_add(1, Ordering::SeqCst);
-        let received = shared.listener.receive();
+        // Waiting in epoll first lets the kernel wake this worker on the
+        // caller's CPU; RECV then finds the notification waiting (or, if
+        // another worker took it, waits inside the kernel for the next).
+        let received = match waiter.wait() {
+            Ok(true) => shared.listener.receive(),
+            Ok(false) => Err(Errno(libc::EPIPE)),
+            Err(e) => Err(e),
+        };
         let idle = shared.idle.fetch_sub(1, Ordering::SeqCst) - 1;
+        let started = Instant::now();
         let n = match received {
             Ok(n) => n,
             Err(e) if e.0 == libc::EINTR || e.0 == libc::ENOENT => continue,
@@ -204,8 +218,8 @@ fn worker(shared: Arc<Shared>) {
         if idle == 0 && shared.workers.load(Ordering::SeqCst) < MAX_WORKERS {
             start_worker(&shared);
         }
-        handle(&shared, n, Instant::now());
-        if shared.idle.load(Ordering::SeqCst) >= IDLE_WORKERS {
+        handle(&shared, n, started);
+        if shared.idle.load(Ordering::SeqCst) > MAX_IDLE_WORKERS {
             break;
         }
     }
