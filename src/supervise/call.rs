@@ -140,11 +140,15 @@ impl Call<'_> {
     /// A pidfd naming the calling thread.
     pub fn pidfd(&self) -> Step<OwnedFd> {
         const PIDFD_THREAD: i32 = libc::O_EXCL;
-        let fd = process::pidfd_open_flags(self.n.pid as i32, PIDFD_THREAD)
-            .or_else(|_| process::pidfd_open(self.n.pid as i32))
-            .map_err(|_| Reply::Gone)?;
+        let pid = self.n.pid as i32;
+        // Before Linux 6.9 only a thread group leader has a pidfd.
+        let fd = process::pidfd_open_flags(pid, PIDFD_THREAD)
+            .or_else(|_| process::pidfd_open(pid))
+            .or_else(|_| {
+                process::pidfd_open(CallerStatus::read(self.n.pid)?.tgid).map_err(Reply::from)
+            });
         self.ensure_valid()?;
-        Ok(fd)
+        fd
     }
 
     /// Fails with EEXIST, as the kernel does before any permission check,
@@ -266,8 +270,7 @@ impl CallerStatus {
     /// Reads and parses `/proc/PID/status`.
     pub fn read(pid: u32) -> Step<CallerStatus> {
         let mut buf = Vec::with_capacity(2048);
-        fs::read_small_file(format!("/proc/{pid}/status").as_bytes(), &mut buf)
-            .map_err(|_| Reply::Gone)?;
+        fs::read_small_file(format!("/proc/{pid}/status").as_bytes(), &mut buf)?;
         Ok(CallerStatus::parse(&buf))
     }
 

@@ -254,6 +254,9 @@ fn handle(shared: &Shared, n: Notification, started: Instant) {
             }
             listener.reply_error(n.id, Errno(libc::EACCES))
         }
+        // Handlers say Gone after ID_VALID failed; should one ever say it of
+        // a caller still waiting, it must not wait forever.
+        Reply::Gone if listener.id_valid(n.id) => listener.reply_error(n.id, Errno(libc::EPERM)),
         Reply::Gone => Ok(()),
     };
 }
