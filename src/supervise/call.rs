@@ -108,7 +108,15 @@ impl Call<'_> {
 
     /// Takes the caller's credentials and umask for the rest of this call:
     /// the supervisor acts with exactly the caller's rights.
-    pub fn become_caller(&self) -> Step<CredentialGuard> {
+    ///
+    /// An unprivileged supervisor already has the caller's identity (with
+    /// no_new_privs nobody in the tree can change it), so it reads the
+    /// caller's status only when `full`: for a call that creates something
+    /// (the umask applies) or that needs the thread group id.
+    pub fn become_caller(&self, full: bool) -> Step<CredentialGuard> {
+        if !full && !self.shared.as_root {
+            return Ok(CredentialGuard::unchanged(self.n.pid));
+        }
         let status = CallerStatus::read(self.n.pid)?;
         self.ensure_valid()?;
         CredentialGuard::apply(&status, self.shared.as_root)
@@ -276,16 +284,32 @@ impl CallerStatus {
 /// While alive, the worker thread acts with a caller's credentials and umask.
 /// Dropping it restores the supervisor's own.
 pub struct CredentialGuard {
-    previous_umask: u32,
+    tgid: u32,
+    previous_umask: Option<u32>,
     previous: Option<process::Credentials>,
 }
 
 impl CredentialGuard {
+    fn unchanged(pid: u32) -> CredentialGuard {
+        CredentialGuard {
+            tgid: pid,
+            previous_umask: None,
+            previous: None,
+        }
+    }
+
+    /// The caller's thread group id, as read with its credentials (its
+    /// thread id when they were not read).
+    pub fn tgid(&self) -> u32 {
+        self.tgid
+    }
+
     fn apply(status: &CallerStatus, as_root: bool) -> Step<CredentialGuard> {
         // Each worker has its own fs context (unshare(CLONE_FS)), so the
         // umask set here is this thread's alone.
-        let previous_umask = process::set_umask(status.umask);
+        let previous_umask = Some(process::set_umask(status.umask));
         let mut guard = CredentialGuard {
+            tgid: status.tgid as u32,
             previous_umask,
             previous: None,
         };
@@ -306,7 +330,9 @@ impl CredentialGuard {
 
 impl Drop for CredentialGuard {
     fn drop(&mut self) {
-        process::set_umask(self.previous_umask);
+        if let Some(mask) = self.previous_umask {
+            process::set_umask(mask);
+        }
         // A worker that cannot get its identity back must not serve anyone
         // else.
         if let Some(own) = &self.previous

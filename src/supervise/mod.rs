@@ -32,6 +32,8 @@ pub struct Config {
     pub wait_all: bool,
     /// Count notifications and their latency per syscall.
     pub stats: bool,
+    /// Allow connects and sends to addresses the tree bound successfully.
+    pub allow_bound: bool,
 }
 
 /// How a sandboxed run ended.
@@ -69,16 +71,15 @@ pub enum RunError {
 }
 
 /// What the filter must watch for `policy`. In-sandbox commands are possible
-/// unless the lock is on from the start; they arrive as stats, and an exec
-/// ends them for `lock:exec`, so exec is watched then too.
+/// unless the lock is on from the start; they arrive as stats. While they are
+/// possible, exec is watched too: a command may set `lock:exec` (an exec then
+/// ends that process's commands) or add `exec/kill_if_match` rules.
 pub fn watch_for(policy: &Policy) -> Watch {
     let magic = policy.lock() != Lock::On;
     Watch {
         read: policy.is_on(Category::Read),
         write: policy.is_on(Category::Write),
-        exec: policy.is_on(Category::Exec)
-            || policy.lock() == Lock::Exec
-            || policy.has_exec_kill_rules(),
+        exec: policy.is_on(Category::Exec) || magic || policy.has_exec_kill_rules(),
         stat: policy.is_on(Category::Stat),
         magic,
         net: policy.is_on(Category::NetBind) || policy.is_on(Category::NetConnect),
@@ -100,6 +101,10 @@ pub struct Shared {
     pub as_root: bool,
     /// Threads that have called execve since `lock:exec` applies to them.
     execed: Mutex<HashSet<u32>>,
+    /// Addresses the tree bound successfully; connects to them are allowed.
+    bound: Mutex<Vec<crate::policy::Address>>,
+    /// Whether successful binds allow later connects (on by default).
+    allow_bound: std::sync::atomic::AtomicBool,
     idle: AtomicUsize,
     workers: AtomicUsize,
 }
@@ -117,13 +122,41 @@ impl Shared {
 
     /// Records that `pid` is about to exec, for `lock:exec`. A failed exec
     /// still counts: erring towards locked is the safe side.
-    pub fn note_exec(&self, pid: u32) {
+    pub fn note_exec(&self, tid: u32, tgid: u32) {
         if self.policy().lock() == Lock::Exec {
-            self.execed
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(pid);
+            let mut execed = self.execed.lock().unwrap_or_else(|p| p.into_inner());
+            // After an exec from a non-leader thread, the process goes on
+            // under its thread group id.
+            execed.insert(tid);
+            execed.insert(tgid);
         }
+    }
+
+    /// Remembers an address the tree bound, so that connects and sends to it
+    /// are allowed: test suites that listen and talk to themselves then work
+    /// with a policy that allows only the bind.
+    pub fn note_bound(&self, address: crate::policy::Address) {
+        if self.allow_bound.load(Ordering::Relaxed) {
+            let mut bound = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+            if !bound.contains(&address) {
+                bound.push(address);
+            }
+        }
+    }
+
+    /// Switches the successful-bind allowance (sydbox's
+    /// `core/whitelist/successful_bind`).
+    pub fn set_allow_bound(&self, on: bool) {
+        self.allow_bound.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether `dest` is covered by an address the tree bound.
+    pub fn was_bound(&self, dest: &crate::policy::Address) -> bool {
+        if !self.allow_bound.load(Ordering::Relaxed) {
+            return false;
+        }
+        let bound = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+        bound.iter().any(|b| handlers::net::bound_covers(b, dest))
     }
 
     /// Whether `pid` has exec'd (for `lock:exec`).
@@ -282,6 +315,8 @@ pub fn run(
         stats: config.stats.then(Stats::default),
         as_root: sys::process::euid() == 0,
         execed: Mutex::new(HashSet::new()),
+        bound: Mutex::new(Vec::new()),
+        allow_bound: std::sync::atomic::AtomicBool::new(config.allow_bound),
         idle: AtomicUsize::new(0),
         workers: AtomicUsize::new(0),
     });

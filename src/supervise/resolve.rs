@@ -179,11 +179,16 @@ pub fn resolve(caller: Caller, base: Base, path: &[u8], how: Lookup) -> Result<R
     walk.fast_forward(&mut parts);
     let follow_final = how.follow_final || trailing_slash;
     let target = walk.run(parts, follow_final)?;
-    Ok(Resolved {
+    let resolved = Resolved {
         path: walk.final_path,
         target,
         trailing_slash,
-    })
+    };
+    // "file/" names a directory that is not there.
+    if trailing_slash && resolved.stat().is_some_and(|st| !st.is_dir()) {
+        return Err(Errno(libc::ENOTDIR));
+    }
+    Ok(resolved)
 }
 
 /// The non-empty components of `path`.

@@ -411,3 +411,14 @@ pub fn get_xattr(fd: BorrowedFd<'_>, name: Option<&[u8]>, size: usize) -> Result
     buf.truncate(n.min(size));
     Ok((n, buf))
 }
+
+/// file_setattr(2) (`set`) or file_getattr(2) (Linux 6.17) on the object
+/// behind `fd` (any descriptor, O_PATH too) through its magic link; `attr`
+/// is the caller's `struct file_attr`, read or filled in place.
+pub fn file_attr(fd: BorrowedFd<'_>, set: bool, attr: &mut [u8]) -> Result<()> {
+    let nr = if set { 469 } else { 468 };
+    let path = cstring(proc_self_fd(fd).as_bytes())?;
+    // SAFETY: `path` is NUL-terminated; `attr` is writable for its length.
+    cvt(unsafe { libc::syscall(nr, CWD, path.as_ptr(), attr.as_mut_ptr(), attr.len(), 0) })
+        .map(drop)
+}

@@ -487,3 +487,9 @@ pub fn thread_credentials() -> Credentials {
         }
     }
 }
+
+/// tgkill(2)-free signal to one thread by its id (tkill(2)).
+pub fn thread_kill(tid: i32, signal: i32) -> Result<()> {
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::syscall(libc::SYS_tkill, tid, signal) }).map(drop)
+}

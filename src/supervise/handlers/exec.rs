@@ -32,7 +32,7 @@ pub fn handle(call: &Call, at_form: bool) -> Step<Reply> {
         )
     };
     let path = call.read_path(arg)?;
-    let _caller = call.become_caller()?;
+    let caller = call.become_caller(call.shared.policy().lock() == crate::policy::Lock::Exec)?;
     let r = call.resolve(base, &path, lookup)?;
     if r.stat().is_none() {
         return Err(crate::sys::Errno(libc::ENOENT).into());
@@ -50,7 +50,7 @@ pub fn handle(call: &Call, at_form: bool) -> Step<Reply> {
         return Ok(Reply::Kill);
     }
     call.check(Category::Exec, &r.path, || describe::path(&r.path))?;
-    call.shared.note_exec(call.n.pid);
+    call.shared.note_exec(call.n.pid, caller.tgid());
     // RACE (known, documented): the new program image must be loaded by the
     // kernel inside the caller, so the call continues there and the kernel
     // reads the path again. A thread sharing the caller's memory can swap the

@@ -46,7 +46,7 @@ pub fn openat(call: &Call) -> Step<Reply> {
         base: Base::from_dirfd(call.arg(0)),
         path_arg: 1,
         flags: call.int(2),
-        mode: call.arg(3) as u32,
+        mode: creation_mode(call.int(2), call.arg(3)),
         resolve: 0,
     };
     perform(call, req)
@@ -87,6 +87,16 @@ pub fn openat2(call: &Call) -> Step<Reply> {
     perform(call, req)
 }
 
+/// open(2) ignores the mode unless it creates; openat2(2), which performs
+/// every open here, refuses one.
+fn creation_mode(flags: i32, mode: u64) -> u32 {
+    if flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE {
+        mode as u32
+    } else {
+        0
+    }
+}
+
 fn perform(call: &Call, req: Request) -> Step<Reply> {
     const SUPPORTED: u64 =
         libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS | libc::RESOLVE_BENEATH;
@@ -101,9 +111,9 @@ fn perform(call: &Call, req: Request) -> Step<Reply> {
         .into());
     }
     let path = call.read_path(req.path_arg)?;
-    let _caller = call.become_caller()?;
     let flags = req.flags;
     let creating = flags & libc::O_CREAT != 0;
+    let _caller = call.become_caller(creating || flags & libc::O_TMPFILE == libc::O_TMPFILE)?;
     let lookup = Lookup {
         follow_final: flags & libc::O_NOFOLLOW == 0 && !(creating && flags & libc::O_EXCL != 0),
         empty_path: false,
@@ -150,11 +160,16 @@ fn perform(call: &Call, req: Request) -> Step<Reply> {
             // Reopen the very object through its magic link, as the kernel
             // does for /proc/self/fd/N.
             let reopen = ours & !((libc::O_NOFOLLOW | libc::O_CREAT | libc::O_EXCL) as u64);
+            let mode = if flags & libc::O_TMPFILE == libc::O_TMPFILE {
+                u64::from(req.mode)
+            } else {
+                0
+            };
             fs::openat2(
                 None,
                 fs::proc_self_fd(fd.as_fd()).as_bytes(),
                 reopen,
-                u64::from(req.mode),
+                mode,
                 0,
             )?
         }

@@ -14,6 +14,7 @@
 //! | listxattr, llistxattr | cwd | 0 | - | list 1, size 2 |
 //! | getxattrat | 0 | 1 | 2 | name 3, args 4 |
 //! | listxattrat | 0 | 1 | 2 | list 3, size 4 |
+//! | file_getattr | 0 | 1 | 4 | attr 2, size 3 |
 //! | chdir | cwd | 0 | - | - |
 //!
 //! When the stat category is off, these calls are watched only because
@@ -57,6 +58,8 @@ pub enum Kind {
     Getxattrat,
     /// listxattrat(2).
     Listxattrat,
+    /// file_getattr(2) (Linux 6.17).
+    FileGetattr,
     /// chdir(2).
     Chdir,
 }
@@ -79,6 +82,7 @@ fn path_of(call: &Call, kind: Kind) -> (Base, usize, Lookup) {
         Kind::Getxattr(f) | Kind::Listxattr(f) => (Base::Cwd, 0, follow(f)),
         Kind::Newfstatat => (dirfd, 1, at_flags(call.int(3))),
         Kind::Statx | Kind::Getxattrat | Kind::Listxattrat => (dirfd, 1, at_flags(call.int(2))),
+        Kind::FileGetattr => (dirfd, 1, at_flags(call.int(4))),
         Kind::Faccessat => (dirfd, 1, follow(true)),
         Kind::Faccessat2 => (dirfd, 1, at_flags(call.int(3))),
         Kind::Readlinkat => (
@@ -108,7 +112,7 @@ pub fn handle(call: &Call, kind: Kind) -> Step<Reply> {
         // See the module comment: no decision rests on the path here.
         return Ok(Reply::ContinueRacy);
     }
-    let _caller = call.become_caller()?;
+    let _caller = call.become_caller(false)?;
     let r = call.resolve(base, &path, lookup)?;
     call.check(Category::Stat, &r.path, || describe::path(&r.path))?;
     emulate(call, kind, &r)
@@ -191,6 +195,16 @@ fn emulate(call: &Call, kind: Kind, r: &Resolved) -> Step<Reply> {
                 (call.arg(1), call.arg(2))
             };
             xattr_reply(pid, obj, None, list, size)
+        }
+        Kind::FileGetattr => {
+            let size = call.arg(3) as usize;
+            if size == 0 || size > 64 {
+                return Err(Errno(libc::EINVAL).into());
+            }
+            let mut attr = call.read_bytes(call.arg(2), size)?;
+            fs::file_attr(obj, false, &mut attr)?;
+            mem::write_bytes(pid, call.arg(2), &attr)?;
+            Ok(Reply::Value(0))
         }
         Kind::Chdir => {
             // RACE: no system call changes another process's working
