@@ -447,3 +447,142 @@ fn fstat_of_a_pipe_is_not_checked_as_a_path() {
     assert!(!err.contains("stockade: denied"), "{err}");
     assert_eq!(stdout(&bare(code, &[])), "ok\nfstat ok\n");
 }
+
+// ---- symlinks and /proc paths ---------------------------------------------
+
+/// `H/lf` → `D/f` and `H/lprog` → `D/prog` (absolute).
+fn symlinks_in_h_to_d(dirs: &Dirs) {
+    file_f(dirs);
+    program(dirs);
+    std::os::unix::fs::symlink(dirs.d.join("f"), dirs.h.join("lf")).unwrap();
+    std::os::unix::fs::symlink(dirs.d.join("prog"), dirs.h.join("lprog")).unwrap();
+}
+
+syscall_case!(
+    open_rdonly_through_symlink_in_allowed_dir,
+    Case {
+        syscall: "open",
+        setup: symlinks_in_h_to_d,
+        code: "fd = sc(2, Q(b'lf'), os.O_RDONLY, 0)\nif fd >= 0:\n    print(os.read(fd, 9))",
+        reported: "f",
+        success: "ok\nb'old\\n'\n",
+        done: output_is_the_effect,
+        ..READ
+    }
+);
+
+syscall_case!(
+    stat_through_symlink_in_allowed_dir,
+    Case {
+        syscall: "stat",
+        setup: symlinks_in_h_to_d,
+        code: "b = ctypes.create_string_buffer(144)\n\
+               if sc(4, Q(b'lf'), b) >= 0:\n    print('size', struct.unpack_from('q', b, 48)[0])",
+        reported: "f",
+        success: "ok\nsize 4\n",
+        done: output_is_the_effect,
+        ..STAT
+    }
+);
+
+syscall_case!(
+    execve_through_symlink_in_allowed_dir,
+    Case {
+        syscall: "execve",
+        setup: symlinks_in_h_to_d,
+        code: "sc(59, Q(b'lprog'), argv(b'prog', b'ran'), None)",
+        reported: "prog",
+        success: "ran\n",
+        done: output_is_the_effect,
+        ..EXEC
+    }
+);
+
+syscall_case!(
+    execve_of_proc_self_fd,
+    Case {
+        syscall: "execve",
+        setup: program,
+        code: "fd = os.open(P(b'prog'), os.O_RDONLY)\n\
+               sc(59, b'/proc/self/fd/%d' % fd, argv(b'prog', b'ran'), None)",
+        reported: "prog",
+        success: "ran\n",
+        done: output_is_the_effect,
+        ..EXEC
+    }
+);
+
+// lstat and readlink do not follow: a link in an allowed dir is visible even
+// when its target is hidden.
+#[test]
+fn lstat_and_readlink_of_symlink_to_hidden_file_are_allowed() {
+    let (s, dirs) = Dirs::new("lstat-link", false);
+    symlinks_in_h_to_d(&dirs);
+    let code = "b = ctypes.create_string_buffer(144)\n\
+                sc(6, Q(b'lf'), b)\n\
+                n = sc(89, Q(b'lf'), b, 144)\n\
+                print(b.raw[:n] == P(b'f'))";
+    let out = sandboxed(&Category::Stat.rules(&s), code, &dirs.args());
+    assert_eq!(stdout(&out), "ok\nok\nTrue\n", "stderr: {}", stderr(&out));
+}
+
+#[test]
+fn execveat_nofollow_on_symlink_fails_with_eloop() {
+    let code = "sc(322, AT_FDCWD, Q(b'lprog'), argv(b'prog', b'ran'), None, AT_SYMLINK_NOFOLLOW)";
+    for sandbox in [true, false] {
+        let (s, dirs) = Dirs::new("exec-nofollow", false);
+        symlinks_in_h_to_d(&dirs);
+        let out = if sandbox {
+            sandboxed(&Category::Exec.rules(&s), code, &dirs.args())
+        } else {
+            bare(code, &dirs.args())
+        };
+        assert_eq!(
+            stdout(&out),
+            "ELOOP\n",
+            "sandbox {sandbox}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+// ---- more engine bugs ------------------------------------------------------
+
+// A hidden path must look absent, whatever lies beneath it: stat of
+// `out/f/x` (f a regular file) is a stat of a path the rules hide, yet it
+// fails with the kernel's ENOTDIR, unreported, which tells the caller that
+// out/f exists and is not a directory.
+#[test]
+#[ignore = "engine bug: stat beneath a hidden file fails with ENOTDIR (unreported), revealing it"]
+fn stat_beneath_a_hidden_file_fails_with_enoent() {
+    let (s, dirs) = Dirs::new("stat-enotdir", false);
+    file_f(&dirs);
+    let code = "b = ctypes.create_string_buffer(144)\nsc(4, P(b'f/x'), b)";
+    let out = sandboxed(&Category::Stat.rules(&s), code, &dirs.args());
+    assert_eq!(stdout(&out), "ENOENT\n", "stderr: {}", stderr(&out));
+    assert_reported(&out, Category::Stat, "stat", &reported_path(&dirs.d, "f/x"));
+    assert_eq!(stdout(&bare(code, &dirs.args())), "ENOTDIR\n");
+}
+
+// An open without write flags is a read, O_DIRECTORY or not. The plain
+// O_RDONLY open of the protected dir is denied; adding O_DIRECTORY lets it
+// through unchecked, and getdents64 then lists the protected names (the same
+// happens under sandbox/stat:on, where the dir is meant to look absent).
+#[test]
+#[ignore = "engine bug: open(O_RDONLY|O_DIRECTORY) is never checked under sandbox/read:on"]
+fn open_directory_of_protected_dir_is_denied_under_read() {
+    let (s, dirs) = Dirs::new("read-dir", false);
+    file_f(&dirs);
+    let code = "sc(2, D, os.O_RDONLY, 0)\n\
+                sc(2, D, os.O_RDONLY | os.O_DIRECTORY, 0)\n\
+                sc(257, AT_FDCWD, D, os.O_RDONLY | os.O_DIRECTORY, 0)";
+    let out = sandboxed(&Category::Read.rules(&s), code, &dirs.args());
+    assert_eq!(
+        stdout(&out),
+        "EACCES\nEACCES\nEACCES\n",
+        "stderr: {}",
+        stderr(&out)
+    );
+    assert_reported(&out, Category::Read, "openat", &reported_path(&dirs.d, ""));
+    assert_eq!(stdout(&bare(code, &dirs.args())), "ok\nok\nok\n");
+}

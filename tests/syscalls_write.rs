@@ -1178,3 +1178,156 @@ fn linkat_proc_self_fd_of_protected_file_into_allowed_dir_is_denied() {
     assert_eq!(stdout(&bare(code, &dirs.args())), "ok\n");
     assert!(same_file(&dirs.d.join("f"), &dirs.h.join("l")));
 }
+
+// ---- more path forms ------------------------------------------------------
+
+syscall_case!(
+    mkdir_path_ending_at_a_page_boundary,
+    Case {
+        syscall: "mkdir",
+        code: "sc(83, at_page_end(P(b'sub')), 0o755)",
+        reported: "sub",
+        done: |d, _| d.d.join("sub").is_dir(),
+        ..WRITE
+    }
+);
+
+syscall_case!(
+    mkdir_through_proc_self_cwd,
+    Case {
+        syscall: "mkdir",
+        code: "os.chdir(D)\nsc(83, b'/proc/self/cwd/sub', 0o755)",
+        reported: "sub",
+        done: |d, _| d.d.join("sub").is_dir(),
+        ..WRITE
+    }
+);
+
+syscall_case!(
+    mkdir_through_proc_thread_self_cwd,
+    Case {
+        syscall: "mkdir",
+        code: "os.chdir(D)\nsc(83, b'/proc/thread-self/cwd/sub', 0o755)",
+        reported: "sub",
+        done: |d, _| d.d.join("sub").is_dir(),
+        ..WRITE
+    }
+);
+
+#[test]
+fn mkdirat_from_protected_dirfd_through_dotdot_into_allowed_dir_is_allowed() {
+    let (s, dirs) = Dirs::new("dotdot-in", false);
+    let code = "sc(258, dirfd(D), os.path.relpath(H, D) + b'/sub', 0o755)";
+    let out = sandboxed(&Category::Write.rules(&s), code, &dirs.args());
+    assert_eq!(stdout(&out), "ok\n", "stderr: {}", stderr(&out));
+    assert!(dirs.h.join("sub").is_dir());
+}
+
+// Hard-linking through an O_PATH descriptor (AT_EMPTY_PATH, which needs
+// CAP_DAC_READ_SEARCH) is still a link of the protected source.
+syscall_case!(
+    linkat_empty_path_of_protected_o_path_fd_into_allowed_dir,
+    Case {
+        syscall: "linkat",
+        setup: file_f,
+        code: "sc(265, os.open(P(b'f'), os.O_PATH), b'', AT_FDCWD, Q(b'l'), AT_EMPTY_PATH)",
+        reported: "f",
+        done: |d, _| same_file(&d.d.join("f"), &d.h.join("l")),
+        runnable: as_root,
+        ..WRITE
+    }
+);
+
+/// `H/lf` → `D/f` (absolute).
+fn symlink_in_h_to_f(dirs: &Dirs) {
+    file_f(dirs);
+    std::os::unix::fs::symlink(dirs.d.join("f"), dirs.h.join("lf")).unwrap();
+}
+
+// Calls that follow a final symlink judge its target.
+
+syscall_case!(
+    open_wronly_through_symlink_in_allowed_dir,
+    Case {
+        syscall: "open",
+        setup: symlink_in_h_to_f,
+        code: "wrote(sc(2, Q(b'lf'), os.O_WRONLY, 0))",
+        reported: "f",
+        done: |d, _| f_is(d, b"new\n"),
+        ..WRITE
+    }
+);
+
+syscall_case!(
+    chmod_through_symlink_in_allowed_dir,
+    Case {
+        syscall: "chmod",
+        setup: symlink_in_h_to_f,
+        code: "sc(90, Q(b'lf'), 0o600)",
+        reported: "f",
+        done: |d, _| mode(&d.d.join("f")) == 0o600,
+        ..WRITE
+    }
+);
+
+syscall_case!(
+    truncate_through_symlink_in_allowed_dir,
+    Case {
+        syscall: "truncate",
+        setup: symlink_in_h_to_f,
+        code: "sc(76, Q(b'lf'), 0)",
+        reported: "f",
+        done: |d, _| f_is(d, b""),
+        ..WRITE
+    }
+);
+
+// Calls that do not follow a final symlink judge the link itself: a link in
+// the allowed dir may be renamed, removed or touched even though it points
+// at a protected file, and the file stays as it was.
+
+fn assert_symlink_call_is_allowed(code: &str, effect: fn(&Dirs, &Snapshot) -> bool) {
+    let (s, dirs) = Dirs::new("nofollow-link", false);
+    symlink_in_h_to_f(&dirs);
+    let before = Snapshot::take(&s.dir);
+    let out = sandboxed(&Category::Write.rules(&s), code, &dirs.args());
+    assert_eq!(stdout(&out), "ok\n", "stderr: {}", stderr(&out));
+    assert!(
+        effect(&dirs, &before),
+        "no effect; stderr: {}",
+        stderr(&out)
+    );
+    let f = dirs.d.join("f");
+    assert_eq!(
+        before.get(&f),
+        Snapshot::take(&s.dir).get(&f),
+        "the target changed"
+    );
+}
+
+#[test]
+fn rename_of_symlink_to_protected_file_within_allowed_dir_is_allowed() {
+    assert_symlink_call_is_allowed("sc(82, Q(b'lf'), Q(b'lf2'))", |d, _| {
+        exists(&d.h.join("lf2")) && !exists(&d.h.join("lf"))
+    });
+}
+
+#[test]
+fn unlink_of_symlink_to_protected_file_in_allowed_dir_is_allowed() {
+    assert_symlink_call_is_allowed("sc(87, Q(b'lf'))", |d, _| !exists(&d.h.join("lf")));
+}
+
+#[test]
+fn lchown_of_symlink_to_protected_file_in_allowed_dir_is_allowed() {
+    assert_symlink_call_is_allowed("sc(94, Q(b'lf'), os.getuid(), os.getgid())", |d, before| {
+        ctime_changed(before, &d.h.join("lf"))
+    });
+}
+
+#[test]
+fn utimensat_nofollow_on_symlink_to_protected_file_in_allowed_dir_is_allowed() {
+    assert_symlink_call_is_allowed(
+        "sc(280, AT_FDCWD, Q(b'lf'), struct.pack('qqqq', 1000000, 0, 1000000, 0), AT_SYMLINK_NOFOLLOW)",
+        |d, _| std::fs::symlink_metadata(d.h.join("lf")).is_ok_and(|m| m.mtime() == 1000000),
+    );
+}

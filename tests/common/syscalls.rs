@@ -76,6 +76,15 @@ def argv(*args):
 def print_user_names(buf, n):
     if n >= 0:
         print([x for x in buf.raw[:n].split(b'\0') if x.startswith(b'user.')])
+def at_page_end(path):
+    # The path's NUL is the last byte of a mapped page, and the next page is
+    # unmapped: a reader that fetches whole fixed-size chunks faults.
+    libc.mmap.restype = ctypes.c_void_p
+    addr = libc.mmap(None, ctypes.c_size_t(8192), 3, 0x22, -1, ctypes.c_long(0))
+    libc.munmap(ctypes.c_void_p(addr + 4096), ctypes.c_size_t(4096))
+    start = addr + 4096 - len(path) - 1
+    ctypes.memmove(start, path + b'\0', len(path) + 1)
+    return ctypes.c_void_p(start)
 def wrote(fd):
     if fd >= 0:
         os.write(fd, b'new\n')
@@ -438,6 +447,11 @@ pub fn nothing(_: &Dirs) {}
 
 pub fn always(_: &Dirs) -> bool {
     true
+}
+
+/// For calls that need root (CAP_DAC_READ_SEARCH, for instance).
+pub fn as_root(_: &Dirs) -> bool {
+    !super::common::skip_unless(super::common::is_root(), "needs root")
 }
 
 /// For xattr cases: the filesystem must support user xattrs.
