@@ -433,7 +433,6 @@ fn execve_of_allowed_program_under_default_kill_runs() {
 // judged by the descriptor's link text "pipe:[INO]", which no path rule
 // matches, so fstat fails with ENOENT for every program reading a pipe.
 #[test]
-#[ignore = "engine bug: fstat (newfstatat AT_EMPTY_PATH) of a pipe is denied under sandbox/stat:on"]
 fn fstat_of_a_pipe_is_not_checked_as_a_path() {
     let s = common::Scratch::new("fstat-pipe");
     let code = "r, w = os.pipe()\n\
@@ -553,7 +552,6 @@ fn execveat_nofollow_on_symlink_fails_with_eloop() {
 // fails with the kernel's ENOTDIR, unreported, which tells the caller that
 // out/f exists and is not a directory.
 #[test]
-#[ignore = "engine bug: stat beneath a hidden file fails with ENOTDIR (unreported), revealing it"]
 fn stat_beneath_a_hidden_file_fails_with_enoent() {
     let (s, dirs) = Dirs::new("stat-enotdir", false);
     file_f(&dirs);
@@ -569,7 +567,6 @@ fn stat_beneath_a_hidden_file_fails_with_enoent() {
 // through unchecked, and getdents64 then lists the protected names (the same
 // happens under sandbox/stat:on, where the dir is meant to look absent).
 #[test]
-#[ignore = "engine bug: open(O_RDONLY|O_DIRECTORY) is never checked under sandbox/read:on"]
 fn open_directory_of_protected_dir_is_denied_under_read() {
     let (s, dirs) = Dirs::new("read-dir", false);
     file_f(&dirs);

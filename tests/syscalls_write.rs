@@ -1117,7 +1117,6 @@ fn read_only_open_of_protected_file_is_not_a_write() {
 // it was given). openat2(2) rejects a non-zero mode without O_CREAT, so an
 // engine that forwards the mode unchanged turns a valid open into EINVAL.
 #[test]
-#[ignore = "engine bug: open/openat without O_CREAT but with a non-zero mode fail with EINVAL"]
 fn open_without_creat_ignores_the_mode_argument() {
     let code = "wrote(sc(2, P(b'f'), os.O_WRONLY, 0o644))\n\
                 sc(257, AT_FDCWD, P(b'f'), os.O_RDWR, 0o644)";
@@ -1141,7 +1140,6 @@ const PUBLISH_TMPFILE: &str = "fd = sc(257, dirfd(D), b'.', os.O_TMPFILE | os.O_
      sc(265, AT_FDCWD, b'/proc/self/fd/%d' % fd, AT_FDCWD, P(b't'), AT_SYMLINK_FOLLOW)";
 
 #[test]
-#[ignore = "engine bug: linkat of /proc/self/fd/N of an O_TMPFILE fd is judged as the /proc path"]
 fn linkat_publishing_tmpfile_inside_allowed_dir_is_allowed() {
     let (s, dirs) = Dirs::new("publish", true);
     let out = sandboxed(&Category::Write.rules(&s), PUBLISH_TMPFILE, &dirs.args());

@@ -60,6 +60,8 @@ pub struct Stat {
     pub dev: u64,
     /// st_ino.
     pub ino: u64,
+    /// st_nlink: 0 for a file no directory names any more.
+    pub nlink: u64,
 }
 
 impl Stat {
@@ -95,6 +97,7 @@ pub fn lstat_at(dir: BorrowedFd<'_>, name: &[u8]) -> Result<Stat> {
         mode: st.st_mode,
         dev: st.st_dev,
         ino: st.st_ino,
+        nlink: st.st_nlink,
     })
 }
 

@@ -64,7 +64,7 @@ def unnamed_written(fd):
         st = os.fstat(fd)
         print('unnamed', st.st_nlink, st.st_size)
 def dirfd(path):
-    return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    return os.open(path, os.O_PATH | os.O_DIRECTORY)
 def how(flags, mode=0, resolve=0):
     return struct.pack('QQQ', flags, mode, resolve)
 def xattr_args(value):

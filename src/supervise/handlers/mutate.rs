@@ -136,7 +136,7 @@ fn on_fd(
 ) -> Step<Reply> {
     let fd = call.caller_fd(call.int(fd_arg))?;
     let _caller = call.become_caller(false)?;
-    let path = fs::fd_path(fd.as_fd())?;
+    let path = crate::supervise::resolve::object_path(fd.as_fd())?;
     call.check(Category::Write, &path, || {
         format!("{}, {}", call.int(fd_arg), describe::path(&path))
     })?;

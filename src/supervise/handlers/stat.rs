@@ -113,9 +113,69 @@ pub fn handle(call: &Call, kind: Kind) -> Step<Reply> {
         return Ok(Reply::ContinueRacy);
     }
     let _caller = call.become_caller(false)?;
-    let r = call.resolve(base, &path, lookup)?;
-    call.check(Category::Stat, &r.path, || describe::path(&r.path))?;
+    let r = match call.resolve(base, &path, lookup) {
+        Ok(r) => r,
+        Err(Reply::Error(e)) => return Err(hide_failure(call, base, &path, e)),
+        Err(other) => return Err(other),
+    };
+    // A descriptor the caller already holds (fstat) names no path to judge;
+    // the call is still emulated on the object, not continued, so that the
+    // path cannot be filled in after this check.
+    if !path.is_empty() {
+        call.check(Category::Stat, &r.path, || describe::path(&r.path))?;
+    }
     emulate(call, kind, &r)
+}
+
+/// A lookup that failed on the way (ENOTDIR under a file, ELOOP, EACCES)
+/// would tell the caller something about a path it may not see. When the
+/// lexical path is hidden, the failure is the denial: ENOENT, reported.
+fn hide_failure(call: &Call, base: Base, path: &[u8], errno: Errno) -> Reply {
+    if errno.0 == libc::ENOENT {
+        return Reply::Error(errno);
+    }
+    let Some(lexical) = lexical_path(call, base, path) else {
+        return Reply::Error(errno);
+    };
+    match call.check(Category::Stat, &lexical, || describe::path(&lexical)) {
+        Ok(()) => Reply::Error(errno),
+        Err(denied) => denied,
+    }
+}
+
+/// `path` made absolute against the caller's cwd or dirfd and normalised
+/// without touching the filesystem.
+fn lexical_path(call: &Call, base: Base, path: &[u8]) -> Option<Vec<u8>> {
+    let mut full = if path.first() == Some(&b'/') {
+        Vec::new()
+    } else {
+        let link = match base {
+            Base::Cwd => format!("/proc/{}/cwd", call.n.pid),
+            Base::Fd(fd) => format!("/proc/{}/fd/{fd}", call.n.pid),
+        };
+        fs::readlink_at(None, link.as_bytes()).ok()?
+    };
+    full.push(b'/');
+    full.extend_from_slice(path);
+    let mut out: Vec<&[u8]> = Vec::new();
+    for part in full.split(|&b| b == b'/') {
+        match part {
+            b"" | b"." => {}
+            b".." => {
+                out.pop();
+            }
+            name => out.push(name),
+        }
+    }
+    let mut joined = Vec::with_capacity(full.len());
+    for part in &out {
+        joined.push(b'/');
+        joined.extend_from_slice(part);
+    }
+    if joined.is_empty() {
+        joined.push(b'/');
+    }
+    Some(joined)
 }
 
 fn emulate(call: &Call, kind: Kind, r: &Resolved) -> Step<Reply> {
