@@ -61,7 +61,7 @@ pub enum RunError {
     #[error(transparent)]
     Spawn(#[from] spawn::SpawnError),
     /// A setup step of the supervisor failed.
-    #[error("failed to {what}: {source}")]
+    #[error("failed to {what}")]
     Setup {
         /// What was being done.
         what: &'static str,
@@ -312,6 +312,13 @@ pub fn run(
     let watch = watch_for(&config.policy);
     let program_filter = filter::build(&watch);
 
+    // The sandboxed tree runs as our user: without this it could ptrace
+    // the supervisor, write its memory or take its listener, and so decide
+    // its own calls.
+    sys::process::set_not_dumpable().map_err(|source| RunError::Setup {
+        what: "make the supervisor undumpable",
+        source,
+    })?;
     sys::process::set_child_subreaper().map_err(|source| RunError::Setup {
         what: "become a subreaper",
         source,
