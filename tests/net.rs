@@ -991,7 +991,6 @@ fn unix_connect_to_missing_path_gives_enoent_as_without_stockade() {
 }
 
 #[test]
-#[ignore = "engine bug: a long relative unix socket name fails with ENAMETOOLONG"]
 fn long_relative_unix_name_binds_as_without_stockade() {
     // sun_path holds 107 bytes; a 95-byte name relative to the cwd fits,
     // though the absolute path does not. The kernel accepts it.
@@ -1012,7 +1011,7 @@ fn long_relative_unix_name_binds_as_without_stockade() {
 }
 
 #[test]
-#[ignore = "engine bug: a bound unix socket's name reads back as /proc/self/fd/N/NAME"]
+#[ignore = "known limitation: a unix socket is bound by its last component from a pinned directory (race-free), so getsockname shows that component"]
 fn bound_unix_socket_reports_the_path_it_was_bound_to() {
     let s = Scratch::new("net-unix-sockname");
     let path = s.path("sock");

@@ -730,3 +730,515 @@ fn address(addr: &[u8], start: usize) -> Result<Vec<Native>, Fail> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::addr::AddressPattern;
+    use crate::policy::{Address, Category, Lock, Outcome, Policy, RuleAction, RuleOp};
+
+    fn translated(command: &str) -> Translation {
+        translate(command.as_bytes()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn commands(command: &str) -> Vec<Command> {
+        match translated(command) {
+            Translation::Commands(commands) => commands,
+            other => panic!("{command}: not commands: {other:?}"),
+        }
+    }
+
+    fn native(rules: &[&str]) -> Vec<Command> {
+        rules
+            .iter()
+            .map(|rule| parse_rule(rule.as_bytes()).unwrap_or_else(|e| panic!("{e}")))
+            .collect()
+    }
+
+    /// `command` translates to exactly the native `rules`.
+    fn same(command: &str, rules: &[&str]) {
+        assert_eq!(commands(command), native(rules), "{command}");
+    }
+
+    fn error(command: &str) -> SydboxError {
+        match translate(command.as_bytes()) {
+            Ok(t) => panic!("{command}: translated to {t:?}"),
+            Err(e) => e,
+        }
+    }
+
+    fn error_at(command: &str) -> usize {
+        error(command).position()
+    }
+
+    #[test]
+    fn sandbox_modes_switch_categories() {
+        same("core/sandbox/write:deny", &["sandbox/write:on"]);
+        same("core/sandbox/write:off", &["sandbox/write:off"]);
+        same("core/sandbox/read:deny", &["sandbox/read:on"]);
+        same("core/sandbox/read:off", &["sandbox/read:off"]);
+        same("core/sandbox/exec:deny", &["sandbox/exec:on"]);
+        same("core/sandbox/exec:off", &["sandbox/exec:off"]);
+        same("core/sandbox/network:deny", &["sandbox/net:on"]);
+        same("core/sandbox/network:off", &["sandbox/net:off"]);
+    }
+
+    #[test]
+    fn sandbox_network_covers_bind_and_connect() {
+        assert_eq!(
+            commands("core/sandbox/network:deny"),
+            vec![Command::Sandbox {
+                categories: vec![Category::NetBind, Category::NetConnect],
+                on: true
+            }]
+        );
+    }
+
+    #[test]
+    fn allow_mode_is_off() {
+        same("core/sandbox/write:allow", &["sandbox/write:off"]);
+        same("core/sandbox/network:allow", &["sandbox/net:off"]);
+    }
+
+    #[test]
+    fn queries_ask_one_native_category() {
+        same("core/sandbox/write?", &["sandbox/write?"]);
+        same("core/sandbox/read?", &["sandbox/read?"]);
+        same("core/sandbox/exec?", &["sandbox/exec?"]);
+        same("core/sandbox/network?", &["sandbox/net/connect?"]);
+        assert_eq!(
+            commands("core/sandbox/network?"),
+            vec![Command::Query {
+                category: Category::NetConnect
+            }]
+        );
+    }
+
+    #[test]
+    fn whitelist_blacklist_and_filter_paths() {
+        for (list, action) in [
+            ("whitelist", "allow"),
+            ("blacklist", "deny"),
+            ("filter", "filter"),
+        ] {
+            for category in ["write", "read", "exec"] {
+                for op in ["+", "-"] {
+                    same(
+                        &format!("{list}/{category}{op}/tmp/***"),
+                        &[&format!("{action}/{category}{op}/tmp/***")],
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn path_is_passed_through_byte_for_byte() {
+        let commands = match translate(b"whitelist/write+/var/tmp/paludis/\xff-x/**").unwrap() {
+            Translation::Commands(commands) => commands,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            commands,
+            vec![Command::Rule {
+                action: RuleAction::Allow,
+                categories: vec![Category::Write],
+                op: RuleOp::Add,
+                pattern: b"/var/tmp/paludis/\xff-x/**".to_vec(),
+            }]
+        );
+    }
+
+    #[test]
+    fn network_lists_bind_and_connect() {
+        for (list, action) in [("whitelist", "allow"), ("blacklist", "deny")] {
+            for (api, category) in [("bind", "net/bind"), ("connect", "net/connect")] {
+                for op in ["+", "-"] {
+                    same(
+                        &format!("{list}/network/{api}{op}inet:127.0.0.1@80"),
+                        &[&format!("{action}/{category}{op}127.0.0.1!80")],
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn filter_network_filters_bind_and_connect() {
+        for op in ["+", "-"] {
+            same(
+                &format!("filter/network{op}unix:/dev/log"),
+                &[&format!("filter/net/bind,net/connect{op}/dev/log")],
+            );
+        }
+        let Command::Rule { categories, .. } = &commands("filter/network+LOOPBACK@0")[0] else {
+            panic!("not a rule");
+        };
+        assert_eq!(categories, &[Category::NetBind, Category::NetConnect]);
+    }
+
+    #[test]
+    fn magic_lock_becomes_lock() {
+        same("core/trace/magic_lock:on", &["lock:on"]);
+        same("core/trace/magic_lock:off", &["lock:off"]);
+        same("core/trace/magic_lock:exec", &["lock:exec"]);
+        assert_eq!(
+            commands("core/trace/magic_lock:exec"),
+            vec![Command::Lock(Lock::Exec)]
+        );
+    }
+
+    #[test]
+    fn exec_lists_keep_their_names() {
+        same(
+            "exec/kill_if_match+/usr/bin/evil*",
+            &["exec/kill_if_match+/usr/bin/evil*"],
+        );
+        same(
+            "exec/kill_if_match-/usr/bin/evil*",
+            &["exec/kill_if_match-/usr/bin/evil*"],
+        );
+        same(
+            "exec/resume_if_match+/bin/ok",
+            &["exec/resume_if_match+/bin/ok"],
+        );
+        same(
+            "exec/resume_if_match-/bin/ok",
+            &["exec/resume_if_match-/bin/ok"],
+        );
+    }
+
+    /// The native pattern(s) an API-1 address becomes, each checked to
+    /// compile on its own.
+    fn patterns(addr: &str) -> Vec<String> {
+        commands(&format!("whitelist/network/connect+{addr}"))
+            .into_iter()
+            .map(|command| match command {
+                Command::Rule {
+                    action: RuleAction::Allow,
+                    categories,
+                    op: RuleOp::Add,
+                    pattern,
+                } => {
+                    assert_eq!(categories, vec![Category::NetConnect]);
+                    AddressPattern::parse(&pattern).unwrap();
+                    String::from_utf8(pattern).unwrap()
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn address_forms_become_native_patterns() {
+        for (api, expected) in [
+            ("inet:127.0.0.1/8@1024-65535", "127.0.0.1/8!1024-65535"),
+            ("inet:0.0.0.0@0", "0.0.0.0!0"),
+            ("inet:10.0.0.1", "10.0.0.1"),
+            ("inet:10.0.0.0/8", "10.0.0.0/8"),
+            (
+                "inet:127.0.0.1@80,443,8000-8080",
+                "127.0.0.1!80,443,8000-8080",
+            ),
+            ("inet6:::1@80", "::1!80"),
+            ("inet6:::1", "::1"),
+            ("inet6:fe80::/10@22", "fe80::/10!22"),
+            ("inet6:::ffff:127.0.0.1@80", "::ffff:127.0.0.1!80"),
+            ("unix:/run/nscd/socket", "/run/nscd/socket"),
+            ("unix:/tmp/*.sock", "/tmp/*.sock"),
+            ("unix:/var/tmp/***", "/var/tmp/***"),
+            ("unix-abstract:/tmp/.X11-unix/X*", "@/tmp/.X11-unix/X*"),
+            ("unix-abstract:name", "@name"),
+            ("LOOPBACK@0", "loopback4!0"),
+            ("LOOPBACK@1024-65535", "loopback4!1024-65535"),
+            ("LOOPBACK", "loopback4"),
+            ("LOOPBACK6@80", "loopback6!80"),
+            ("LOOPBACK6@1024-65535", "loopback6!1024-65535"),
+            ("ANY@80", "any4!80"),
+            ("ANY6@22,80", "any6!22,80"),
+        ] {
+            assert_eq!(patterns(api), vec![expected], "{api}");
+        }
+    }
+
+    #[test]
+    fn local_aliases_become_one_rule_per_network() {
+        assert_eq!(
+            patterns("LOCAL@80"),
+            [
+                "127.0.0.0/8!80",
+                "10.0.0.0/8!80",
+                "172.16.0.0/12!80",
+                "192.168.0.0/16!80"
+            ]
+        );
+        assert_eq!(
+            patterns("LOCAL6"),
+            ["::1", "fe80::/10", "fc00::/7", "fec0::/10"]
+        );
+    }
+
+    #[test]
+    fn translated_rules_decide_as_sydbox_did() {
+        let mut policy = Policy::new();
+        for command in [
+            "core/sandbox/network:deny",
+            "core/sandbox/write:deny",
+            "whitelist/network/connect+inet:127.0.0.1/8@1024-65535",
+            "whitelist/network/bind+LOOPBACK6@0",
+            "whitelist/write+/var/tmp/***",
+        ] {
+            for c in commands(command) {
+                policy.apply(&c).unwrap();
+            }
+        }
+        let inet = |a: &str| Address::Inet(a.parse().unwrap());
+        let outcome = |c, a: &str| policy.check_addr(c, &inet(a)).outcome;
+        assert_eq!(
+            outcome(Category::NetConnect, "127.0.0.5:2000"),
+            Outcome::Allow
+        );
+        assert_eq!(outcome(Category::NetConnect, "127.0.0.5:80"), Outcome::Deny);
+        assert_eq!(outcome(Category::NetBind, "[::1]:0"), Outcome::Allow);
+        assert_eq!(outcome(Category::NetBind, "127.0.0.1:0"), Outcome::Deny);
+        let path = |p: &[u8]| policy.check_path(Category::Write, p).outcome;
+        assert_eq!(path(b"/var/tmp/x/y"), Outcome::Allow);
+        assert_eq!(path(b"/etc/passwd"), Outcome::Deny);
+        for c in commands("whitelist/write-/var/tmp/***") {
+            policy.apply(&c).unwrap();
+        }
+        let after = policy.check_path(Category::Write, b"/var/tmp/x/y");
+        assert_eq!(after.outcome, Outcome::Deny);
+    }
+
+    #[test]
+    fn options_with_a_native_meaning_are_returned() {
+        for (value, expected) in [
+            ("true", true),
+            ("false", false),
+            ("1", true),
+            ("0", false),
+            ("on", true),
+            ("off", false),
+        ] {
+            assert_eq!(
+                translated(&format!("core/trace/exit_wait_all:{value}")),
+                Translation::Option(SydboxOption::ExitWaitAll(expected))
+            );
+            assert_eq!(
+                translated(&format!("core/whitelist/successful_bind:{value}")),
+                Translation::Option(SydboxOption::SuccessfulBind(expected))
+            );
+        }
+    }
+
+    #[test]
+    fn violation_decision_sets_the_defaults() {
+        same("core/violation/decision:deny", &["default/all:deny"]);
+        same("core/violation/decision:kill", &["default/all:kill"]);
+        same("core/violation/decision:killall", &["default/all:kill"]);
+        same("core/violation/decision:cont", &["default/all:warn"]);
+        same("core/violation/decision:continue", &["default/all:warn"]);
+    }
+
+    #[test]
+    fn other_options_are_accepted_and_ignored() {
+        for command in [
+            "",
+            "1",
+            "core/violation/raise_fail:false",
+            "core/violation/raise_safe:1",
+            "core/trace/follow_fork:true",
+            "core/trace/use_seccomp:on",
+            "core/trace/use_seize:0",
+            "core/trace/use_toolong_hack:off",
+            "core/trace/interrupt:while_wait",
+            "core/whitelist/per_process_directories:true",
+            "core/whitelist/unsupported_socket_families:true",
+            "core/match/case_sensitive:true",
+            "core/match/no_wildcard:literal",
+            "core/match/no_wildcard:prefix",
+            "core/abort/decision:contall",
+            "core/abort/decision:killall",
+            "core/panic/decision:kill",
+            "core/panic/decision:contall",
+            "log/file:/var/log/sydbox.log",
+            "log/level:511",
+            "log/console_fd:2",
+        ] {
+            assert_eq!(translated(command), Translation::Ignored, "{command}");
+        }
+    }
+
+    #[test]
+    fn ignored_options_still_check_their_values() {
+        assert_eq!(error_at("core/trace/follow_fork:maybe"), 23);
+        assert_eq!(error_at("core/match/no_wildcard:glob"), 23);
+        assert_eq!(error_at("core/panic/decision:deny"), 20);
+        assert_eq!(error_at("core/trace/interrupt:"), 21);
+    }
+
+    #[test]
+    fn rejects_unknown_command_at_start() {
+        let e = error("permit/write+/x");
+        assert_eq!(e.position(), 0);
+        assert_eq!(
+            e.message(),
+            "expected one of `core/`, `whitelist/`, `blacklist/`, `filter/`, `exec/`, `log/`"
+        );
+        assert_eq!(error_at("2"), 0);
+    }
+
+    #[test]
+    fn rejects_unknown_option_at_its_name() {
+        assert_eq!(error_at("core/trace/nope:1"), 5);
+        assert_eq!(error_at("core/sandbox/stat:deny"), 13);
+        assert_eq!(error_at("core/trace/exit_wait_all?"), 24);
+    }
+
+    #[test]
+    fn rejects_bad_mode_after_the_colon() {
+        let e = error("core/sandbox/write:maybe");
+        assert_eq!(e.position(), 19);
+        assert_eq!(
+            e.kind(),
+            &SydboxErrorKind::Expected("one of `deny`, `off`, `allow`")
+        );
+        assert_eq!(
+            e.message(),
+            "expected one of `deny`, `off`, `allow` after `core/sandbox/write:`"
+        );
+        assert_eq!(error_at("core/sandbox/write:on"), 19);
+        assert_eq!(error_at("core/sandbox/write"), 18);
+        assert_eq!(error_at("core/sandbox/write?x"), 19);
+        assert_eq!(error_at("core/trace/magic_lock:maybe"), 22);
+        assert_eq!(error_at("core/violation/decision:allow"), 24);
+        assert_eq!(error_at("core/trace/exit_wait_all:yes"), 25);
+    }
+
+    #[test]
+    fn rejects_bad_port_at_the_port() {
+        let e = error("whitelist/network/bind+inet:1.2.3.4@99999");
+        assert_eq!(e.position(), 36);
+        assert!(
+            e.message()
+                .starts_with("invalid address: expected a port number"),
+            "{}",
+            e.message()
+        );
+        assert_eq!(error_at("whitelist/network/bind+inet:1.2.3.4@80-"), 39);
+        assert_eq!(error_at("whitelist/network/bind+inet:1.2.3.4@"), 36);
+        assert_eq!(error_at("whitelist/network/bind+LOOPBACK@x"), 32);
+        assert_eq!(error_at("whitelist/network/bind+inet:1.2.3.4@80,9-5"), 39);
+    }
+
+    #[test]
+    fn rejects_bad_prefix_at_the_prefix() {
+        assert_eq!(error_at("whitelist/network/bind+inet:127.0.0.1/33@80"), 38);
+        assert_eq!(error_at("whitelist/network/bind+inet6:::1/129"), 33);
+    }
+
+    #[test]
+    fn rejects_address_of_the_wrong_family_at_the_address() {
+        let e = error("whitelist/network/bind+inet:::1@80");
+        assert_eq!(e.position(), 28);
+        assert_eq!(e.kind(), &SydboxErrorKind::Expected("an IPv4 address"));
+        assert_eq!(error_at("whitelist/network/bind+inet6:127.0.0.1@80"), 29);
+        assert_eq!(error_at("whitelist/network/bind+inet:loopback@80"), 28);
+        assert_eq!(error_at("whitelist/network/bind+inet:@80"), 28);
+    }
+
+    #[test]
+    fn rejects_unknown_address_form_at_its_start() {
+        assert_eq!(error_at("whitelist/network/bind+LOOPBACKX@80"), 23);
+        assert_eq!(error_at("whitelist/network/bind+127.0.0.1@80"), 23);
+        assert_eq!(error_at("whitelist/network/bind+loopback"), 23);
+        assert_eq!(error_at("whitelist/network/bind+"), 23);
+    }
+
+    #[test]
+    fn rejects_bad_unix_addresses() {
+        assert_eq!(error_at("whitelist/network/connect+unix:rel/sock"), 31);
+        let e = error("whitelist/network/connect+unix:/a/[b");
+        assert_eq!(e.position(), 34);
+        assert!(
+            e.message().starts_with("invalid address:"),
+            "{}",
+            e.message()
+        );
+        assert_eq!(error_at("whitelist/network/connect+unix-abstract:"), 40);
+        assert_eq!(error_at("whitelist/network/connect+unix-abstract:a[b"), 41);
+    }
+
+    #[test]
+    fn rejects_bad_path_patterns_at_their_position() {
+        let e = error("whitelist/write+tmp");
+        assert_eq!(e.position(), 16);
+        assert_eq!(
+            e.message(),
+            "invalid pattern: a path pattern must start with `/`"
+        );
+        assert_eq!(error_at("whitelist/write+"), 16);
+        assert_eq!(error_at("filter/read+/a/[b"), 15);
+        assert_eq!(error_at("exec/kill_if_match+x"), 19);
+    }
+
+    #[test]
+    fn rejects_bad_list_syntax() {
+        assert_eq!(error_at("whitelist/stat+/x"), 10);
+        assert_eq!(error_at("whitelist/write/x"), 15);
+        assert_eq!(error_at("whitelist/write^/x"), 15);
+        assert_eq!(
+            error("whitelist/network+inet:1.2.3.4").message(),
+            "expected one of `/bind`, `/connect` after `whitelist/network`"
+        );
+        assert_eq!(error_at("whitelist/network/listen+LOOPBACK"), 17);
+        assert_eq!(error_at("filter/network/bind+LOOPBACK"), 14);
+        assert_eq!(error_at("exec/kill+/x"), 5);
+        assert_eq!(error_at("exec/kill_if_match/x"), 18);
+    }
+
+    #[test]
+    fn displays_like_a_compiler() {
+        let e = error("core/sandbox/write:maybe");
+        let expected = [
+            "invalid sydbox command: expected one of `deny`, `off`, `allow` after \
+             `core/sandbox/write:`",
+            "  core/sandbox/write:maybe",
+            "                     ^",
+        ];
+        assert_eq!(e.to_string(), expected.join("\n"));
+        assert_eq!((e.source(), e.line(), e.column()), (None, None, 20));
+    }
+
+    #[test]
+    fn config_skips_comments_and_blank_lines() {
+        let text = "# sydbox profile\n\n   # indented\ncore/sandbox/write:deny  \r\n  \
+                    whitelist/write+/tmp/***\ncore/trace/follow_fork:true\n";
+        let translations = parse_sydbox_config("paludis.syd-1", text.as_bytes()).unwrap();
+        assert_eq!(
+            translations,
+            vec![
+                Translation::Commands(native(&["sandbox/write:on"])),
+                Translation::Commands(native(&["allow/write+/tmp/***"])),
+                Translation::Ignored,
+            ]
+        );
+    }
+
+    #[test]
+    fn config_reports_every_bad_line_together() {
+        let text = "# header\ncore/sandbox/write:maybe\nwhitelist/write+/tmp\n  \
+                    whitelist/network/bind+inet:1.2.3.4@99999\n";
+        let errors = parse_sydbox_config("f.syd-1", text.as_bytes()).unwrap_err();
+        let at: Vec<_> = errors.iter().map(|e| (e.line(), e.column())).collect();
+        assert_eq!(at, vec![(Some(2), 20), (Some(4), 39)]);
+        assert_eq!(errors[0].source(), Some("f.syd-1"));
+        let expected = [
+            "f.syd-1:4:39: invalid address: expected a port number from 0 to 65535",
+            "    whitelist/network/bind+inet:1.2.3.4@99999",
+            "                                        ^",
+        ];
+        assert_eq!(errors[1].to_string(), expected.join("\n"));
+    }
+}

@@ -493,3 +493,67 @@ pub fn thread_kill(tid: i32, signal: i32) -> Result<()> {
     // SAFETY: integer arguments only.
     cvt(unsafe { libc::syscall(libc::SYS_tkill, tid, signal) }).map(drop)
 }
+
+/// `_LINUX_CAPABILITY_VERSION_3`: 64-bit capability sets in two halves.
+const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+fn capget_thread() -> Result<[CapData; 2]> {
+    let mut header = CapHeader {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: version 3 takes a header and two data structs, both valid.
+    cvt(unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) })?;
+    Ok(data)
+}
+
+/// The calling thread's effective capability set (capget(2)).
+pub fn thread_effective_caps() -> Result<u64> {
+    let data = capget_thread()?;
+    Ok(u64::from(data[0].effective) | u64::from(data[1].effective) << 32)
+}
+
+/// Sets the calling THREAD's effective capabilities to `effective` limited
+/// to its permitted set (capset(2) changes only the calling thread).
+pub fn set_thread_effective_caps(effective: u64) -> Result<()> {
+    let mut data = capget_thread()?;
+    data[0].effective = (effective as u32) & data[0].permitted;
+    data[1].effective = ((effective >> 32) as u32) & data[1].permitted;
+    let mut header = CapHeader {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    // SAFETY: as in capget_thread.
+    cvt(unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) }).map(drop)
+}
+
+/// Clears the dumpable flag (prctl(2) `PR_SET_DUMPABLE`): processes of the
+/// same user can then no longer ptrace this one, read its memory, or take
+/// its descriptors (ptrace access checks need CAP_SYS_PTRACE for a
+/// non-dumpable process). Children get the flag back when they exec.
+pub fn set_not_dumpable() -> Result<()> {
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) }).map(drop)
+}
+
+/// Sets the dumpable flag again (prctl(2) `PR_SET_DUMPABLE`).
+/// Async-signal-safe.
+pub fn set_dumpable() -> Result<()> {
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) }).map(drop)
+}

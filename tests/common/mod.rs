@@ -80,7 +80,21 @@ pub fn run_bare(command: &[&str]) -> Output {
 /// `python3 -c CODE`: tests use Python's os module and ctypes to make exact
 /// system calls.
 pub fn py(code: &str) -> Vec<String> {
-    vec!["python3".to_string(), "-c".to_string(), code.to_string()]
+    vec![python().to_string(), "-c".to_string(), code.to_string()]
+}
+
+/// The Python interpreter itself, as Python names it. `python3` on PATH may
+/// be a version manager's shell shim (pyenv) that writes /dev/null and
+/// /dev/tty before starting Python, adding reports of its own to every test.
+pub fn python() -> &'static str {
+    static PYTHON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let out = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("python3 runs");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    })
 }
 
 /// Borrowed view of an owned argv.

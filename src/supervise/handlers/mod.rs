@@ -12,6 +12,7 @@ pub mod open;
 pub mod stat;
 
 use super::call::{Call, Reply};
+use crate::filter;
 use stat::Kind;
 
 /// Setxattrat and friends are newer than the libc crate's tables.
@@ -59,6 +60,8 @@ pub fn dispatch(call: &Call) -> Reply {
         libc::SYS_lremovexattr => mutate::path_xattr(call, false, false),
         SYS_SETXATTRAT => mutate::xattr_at(call, true),
         SYS_REMOVEXATTRAT => mutate::xattr_at(call, false),
+        filter::SYS_FILE_SETATTR => mutate::file_setattr(call),
+        filter::SYS_FILE_GETATTR => stat::handle(call, Kind::FileGetattr),
         libc::SYS_fchmod => mutate::fchmod(call),
         libc::SYS_fchown => mutate::fchown(call),
         libc::SYS_fsetxattr => mutate::fd_xattr(call, true),

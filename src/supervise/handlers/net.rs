@@ -21,7 +21,7 @@ use super::describe;
 use crate::policy::{Address, Category};
 use crate::supervise::call::{Call, Reply, Step};
 use crate::supervise::resolve::{Base, Lookup, Target};
-use crate::sys::{Errno, net, process};
+use crate::sys::{Errno, fs, net, process};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
@@ -114,14 +114,13 @@ fn decode_unix(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
         .into());
     };
     // Reach the socket through the directory we resolved, so that a renamed
-    // or swapped directory cannot redirect the call.
-    let mut via = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
-    via.extend_from_slice(&name);
-    let target = if via.len() < SOCKADDR_UN_PATH {
-        via
-    } else {
-        resolved.path.clone()
-    };
+    // or swapped directory cannot redirect the call: this worker has its own
+    // working directory (unshare(CLONE_FS)), moves it there, and names the
+    // socket by its last component, which always fits where the caller's
+    // path did. The one visible difference: a socket bound this way reads
+    // back (getsockname, the peer's getpeername) by that last component.
+    fs::change_dir(dir.as_fd())?;
+    let target = name;
     if target.len() >= SOCKADDR_UN_PATH {
         return Err(Errno(libc::ENAMETOOLONG).into());
     }
@@ -163,7 +162,7 @@ fn read_address(call: &Call, addr: u64, len: u64) -> Step<Vec<u8>> {
 pub fn bind(call: &Call) -> Step<Reply> {
     let raw = read_address(call, call.arg(1), call.arg(2))?;
     let sock = call.caller_fd(call.int(0))?;
-    let _caller = call.become_caller()?;
+    let _caller = call.become_caller(true)?;
     let checked = decode(call, raw, true)?;
     check(call, Category::NetBind, &checked)?;
     net::bind(sock.as_fd(), &checked.bytes)?;
@@ -185,7 +184,7 @@ pub fn bind(call: &Call) -> Step<Reply> {
 pub fn connect(call: &Call) -> Step<Reply> {
     let raw = read_address(call, call.arg(1), call.arg(2))?;
     let sock = call.caller_fd(call.int(0))?;
-    let _caller = call.become_caller()?;
+    let _caller = call.become_caller(false)?;
     let checked = decode(call, raw, false)?;
     check(call, Category::NetConnect, &checked)?;
     net::connect(sock.as_fd(), &checked.bytes)?;
@@ -199,7 +198,7 @@ pub fn sendto(call: &Call) -> Step<Reply> {
     let data = call.read_bytes(call.arg(1), len)?;
     let flags = call.int(3);
     let sock = call.caller_fd(call.int(0))?;
-    let _caller = call.become_caller()?;
+    let _caller = call.become_caller(false)?;
     let checked = decode(call, raw, false)?;
     check(call, Category::NetConnect, &checked)?;
     let sent = send(call, &sock, &data, Some(&checked.bytes), &[], flags)?;
@@ -305,6 +304,9 @@ fn send_one(call: &Call, sock: &OwnedFd, mut msg: Message, flags: i32) -> Step<u
             Ok(raw)
         })?;
     }
+    // The message was read from the caller's memory: make sure it is still
+    // the caller's before sending anything.
+    call.ensure_valid()?;
     let dest = checked.as_ref().map(|c| c.bytes.as_slice());
     send(call, sock, &msg.data, dest, &msg.control, flags)
 }
@@ -313,7 +315,7 @@ fn send_one(call: &Call, sock: &OwnedFd, mut msg: Message, flags: i32) -> Step<u
 pub fn sendmsg(call: &Call) -> Step<Reply> {
     let msg = read_message(call, call.arg(1))?;
     let sock = call.caller_fd(call.int(0))?;
-    let _caller = call.become_caller()?;
+    let _caller = call.become_caller(false)?;
     let sent = send_one(call, &sock, msg, call.int(2))?;
     Ok(Reply::Value(sent as i64))
 }
@@ -327,7 +329,7 @@ pub fn sendmmsg(call: &Call) -> Step<Reply> {
         call.int(3),
     );
     let sock = call.caller_fd(call.int(0))?;
-    let _caller = call.become_caller()?;
+    let _caller = call.become_caller(false)?;
     let mut done = 0;
     for i in 0..vlen {
         let at = vec + (i as u64) * 64;
