@@ -1225,3 +1225,38 @@ fn suggested_rule_allows_a_unix_path_with_glob_characters() {
     assert_outcome(&out, "ok");
     assert_eq!(listener.arrivals(), 1, "{rule} allows the connect");
 }
+
+#[test]
+fn concurrent_unix_connects_in_many_directories_reach_their_own_listeners() {
+    // Each unix path is reached from the directory it resolved to; calls in
+    // flight at once must not reach one another's directory.
+    let s = Scratch::new("net-unix-concurrent");
+    let listeners: Vec<Listener> = (0..12)
+        .map(|i| {
+            std::fs::create_dir(s.path(&format!("d{i}"))).unwrap();
+            Listener::unix_path(&s.path(&format!("d{i}/sock")))
+        })
+        .collect();
+    let code = format!(
+        "import socket, threading
+def connect(i):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect('{dir}/d%d/sock' % i)
+    s.close()
+threads = [threading.Thread(target=connect, args=(i,)) for i in range({n})]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print('done')
+",
+        dir = s.dir.display(),
+        n = listeners.len()
+    );
+    let rules = [format!("allow/net/connect+{}/***", s.dir.display())];
+    let out = inside(&net_on(&rules), &code);
+    assert_outcome(&out, "done");
+    for (i, listener) in listeners.iter().enumerate() {
+        assert_eq!(listener.arrivals(), 1, "d{i}/sock");
+    }
+}
