@@ -1149,7 +1149,7 @@ os.wait()
 }
 
 #[test]
-#[ignore = "engine bug: a handled signal cannot interrupt a blocking connect"]
+#[ignore = "known limitation: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (design decision 6) lets only fatal signals interrupt a call the supervisor has received"]
 fn blocking_connect_is_interrupted_by_a_handled_signal() {
     // The kernel wakes a connect waiting on a full backlog with EINTR when a
     // handled signal arrives. stockade makes the connect in its own thread,
@@ -1189,7 +1189,6 @@ fn suggested_rule_allows_the_denied_connect() {
 }
 
 #[test]
-#[ignore = "engine bug: the rule suggested for a NUL-padded abstract name never matches it"]
 fn suggested_rule_allows_a_nul_padded_abstract_connect() {
     // C programs often pass sizeof(struct sockaddr_un) as the length, so
     // the abstract name is padded with NULs to 107 bytes. The report shows
@@ -1208,7 +1207,6 @@ fn suggested_rule_allows_a_nul_padded_abstract_connect() {
 }
 
 #[test]
-#[ignore = "engine bug: the rule suggested for a path with glob characters does not match it"]
 fn suggested_rule_allows_a_unix_path_with_glob_characters() {
     // `[1]` in a rule is a class matching `1`, so the path must be
     // suggested with its glob characters escaped (`\[1\]`).

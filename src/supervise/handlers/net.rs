@@ -91,7 +91,12 @@ fn decode_unix(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
         });
     }
     if path[0] == 0 {
-        let name = path[1..].to_vec();
+        // C code often passes sizeof(struct sockaddr_un), padding the name
+        // with NULs; the kernel keeps them, rules and reports do not.
+        let mut name = path[1..].to_vec();
+        while name.last() == Some(&0) {
+            name.pop();
+        }
         return Ok(Checked {
             bytes: raw.clone(),
             address: Some(Address::Abstract(name)),
