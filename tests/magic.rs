@@ -16,7 +16,6 @@ mod support;
 
 use common::*;
 use magic::*;
-use std::os::unix::fs::PermissionsExt;
 
 /// Write checks on; /dev/null (for `2>/dev/null`) and bash's /dev/tty probe
 /// allowed, so that they add no reports.
@@ -703,12 +702,16 @@ fn lock_exec_new_thread_of_an_execed_process_stays_locked() {
 
 // --- exec/kill_if_match ------------------------------------------------------------
 
-/// A copy of touch(1) at SCRATCH/bin/NAME (its real path, so patterns match).
+/// A copy of touch(1) at SCRATCH/bin/NAME; returns its real path, which
+/// is what exec patterns are matched against.
 fn toucher(s: &Scratch, name: &str) -> String {
     std::fs::create_dir_all(s.path("bin")).unwrap();
     let path = s.path(&format!("bin/{name}"));
-    std::fs::copy("/usr/bin/touch", &path).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // cp(1), not std::fs::copy: a writable descriptor open in this process
+    // would leak into children other tests fork meanwhile, and exec'ing the
+    // copy would then fail with ETXTBSY.
+    let cp = run_bare(&["cp", "/usr/bin/touch", &path]);
+    assert!(cp.status.success(), "cp: {}", stderr(&cp));
     std::fs::canonicalize(&path)
         .unwrap()
         .to_str()
