@@ -129,6 +129,28 @@ fn dev_stockade_exists_inside_and_not_outside() {
     assert_eq!(stdout(&bare(&command)), "no\n");
 }
 
+/// Commands are recognised before the stat check: stat checks that allow
+/// nothing under /dev do not hide /dev/stockade.
+#[test]
+fn command_is_applied_with_stat_checks_on_and_dev_not_allowed() {
+    let s = Scratch::new("stat-on");
+    let code = format!(
+        "say(os.path.exists('/dev/stockade'), send({:?}), write(P('a')))",
+        allow_dir(&s)
+    );
+    let mut policy = WRITE_ON.to_vec();
+    policy.extend([
+        "-m",
+        "sandbox/stat:on",
+        "-m",
+        "allow/stat+/***",
+        "-m",
+        "deny/stat+/dev/***",
+    ]);
+    let out = sandboxed_py(&policy, &code, &[&dir_of(&s)]);
+    assert_eq!(stdout(&out), "True ok ok\n", "{}", stderr(&out));
+}
+
 #[test]
 fn command_outside_the_sandbox_fails_with_enoent() {
     let out = bare_py("say(send('sandbox/write:off'))", &[]);
@@ -611,6 +633,27 @@ fn lock_exec_refuses_a_child_that_execed_and_reports() {
         stderr(&out)
     );
     assert!(!support::exists(&s.path("a")));
+}
+
+/// With exec checks on, execs take the checked path; the lock must follow.
+#[test]
+fn lock_exec_with_exec_checks_on_refuses_a_child_that_execed() {
+    let s = Scratch::new("lock-exec-checked");
+    let mut policy = WRITE_ON.to_vec();
+    policy.extend(["-m", "sandbox/exec:on", "-m", "allow/exec+/***"]);
+    let out = sandboxed(
+        &policy,
+        &[
+            "bash",
+            "-c",
+            "[ -e /dev/stockade/lock:exec ]; \
+             ( [ -e /dev/stockade/sandbox/write? ]; echo subshell $? ); \
+             bash -c '[ -e /dev/stockade/sandbox/write? ]; echo child $?'",
+            "bash",
+            &dir_of(&s),
+        ],
+    );
+    assert_eq!(stdout(&out), "subshell 0\nchild 1\n", "{}", stderr(&out));
 }
 
 #[test]
