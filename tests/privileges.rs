@@ -426,3 +426,58 @@ fn unprivileged_caller_with_dac_override_can_write_root_file() {
         "root's\nmine\nmine\n"
     );
 }
+
+// --- the supervisor cannot be taken over from inside ------------------------------
+
+/// A script that takes descriptors 0..15 of process `$1` with
+/// pidfd_getfd and prints `taken` if any arrives, else `refused ERRNO`.
+const TAKE_DESCRIPTORS: &str = "import ctypes, sys
+l = ctypes.CDLL(None, use_errno=True)
+p = l.syscall(434, int(sys.argv[1]), 0)
+r = [l.syscall(438, p, i, 0) for i in range(16)]
+print('taken' if max(r) >= 0 else 'refused %d' % ctypes.get_errno())
+";
+
+/// Run as the same user as the tree it supervises, stockade is not dumpable:
+/// a sandboxed process cannot ptrace it or take its descriptors (notably the
+/// listener, which would let it answer its own calls). The same call on a
+/// dumpable process of that user succeeds, so the refusal is the
+/// supervisor's doing.
+#[test]
+fn sandboxed_process_cannot_take_the_supervisors_descriptors() {
+    if skip_unless(
+        is_root(),
+        "needs root (to run stockade as an unprivileged user)",
+    ) {
+        return;
+    }
+    // Root's own interpreter may live under root's home; the test user needs
+    // the system one.
+    let python = "/usr/bin/python3";
+    if skip_unless(exists(python), "needs /usr/bin/python3") {
+        return;
+    }
+    let s = shared_scratch("undumpable");
+    let bin = binary_for_user(&s);
+    let take = s.path("take.py");
+    std::fs::write(&take, TAKE_DESCRIPTORS).unwrap();
+    let top = s.path("top.sh");
+    std::fs::write(
+        &top,
+        format!("{python} {take} $PPID\nsleep 5 &\n{python} {take} $!\nkill $!\n"),
+    )
+    .unwrap();
+    for f in [&take, &top] {
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let mut command = drop_to_user().to_vec();
+    command.extend([bin, "-m".into(), "sandbox/write:on".into(), "--".into()]);
+    command.extend(["sh".into(), top]);
+    let out = bare(&command);
+    assert_eq!(
+        stdout(&out),
+        format!("refused {}\ntaken\n", libc::EPERM),
+        "{}",
+        stderr(&out)
+    );
+}

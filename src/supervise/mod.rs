@@ -61,7 +61,7 @@ pub enum RunError {
     #[error(transparent)]
     Spawn(#[from] spawn::SpawnError),
     /// A setup step of the supervisor failed.
-    #[error("failed to {what}: {source}")]
+    #[error("failed to {what}")]
     Setup {
         /// What was being done.
         what: &'static str,
@@ -100,7 +100,7 @@ pub struct Shared {
     /// The supervisor runs as root and must take on callers' credentials.
     pub as_root: bool,
     /// Threads that have called execve since `lock:exec` applies to them.
-    execed: Mutex<HashSet<u32>>,
+    execed: Mutex<Execed>,
     /// Addresses the tree bound successfully; connects to them are allowed.
     bound: Mutex<Vec<crate::policy::Address>>,
     /// Whether successful binds allow later connects (on by default).
@@ -127,8 +127,17 @@ impl Shared {
             let mut execed = self.execed.lock().unwrap_or_else(|p| p.into_inner());
             // After an exec from a non-leader thread, the process goes on
             // under its thread group id.
-            execed.insert(tid);
-            execed.insert(tgid);
+            execed.pids.insert(tid);
+            execed.pids.insert(tgid);
+            // Forget processes that are gone, so a long build that execs
+            // millions of times keeps a small set. A pid reused since stays
+            // locked: the safe side.
+            if execed.pids.len() >= execed.next_sweep {
+                execed
+                    .pids
+                    .retain(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
+                execed.next_sweep = (2 * execed.pids.len()).max(EXECED_SWEEP);
+            }
         }
     }
 
@@ -164,9 +173,21 @@ impl Shared {
         self.execed
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .pids
             .contains(&pid)
     }
 }
+
+/// Processes that have exec'd under `lock:exec`.
+#[derive(Debug)]
+struct Execed {
+    pids: HashSet<u32>,
+    /// The size at which dead processes are dropped next.
+    next_sweep: usize,
+}
+
+/// The size at which the set of exec'd processes first drops the dead ones.
+const EXECED_SWEEP: usize = 4096;
 
 /// Workers started waiting for notifications. More are started whenever all
 /// are busy (a blocking open must never stall the others).
@@ -312,6 +333,13 @@ pub fn run(
     let watch = watch_for(&config.policy);
     let program_filter = filter::build(&watch);
 
+    // The sandboxed tree runs as our user: without this it could ptrace
+    // the supervisor, write its memory or take its listener, and so decide
+    // its own calls.
+    sys::process::set_not_dumpable().map_err(|source| RunError::Setup {
+        what: "make the supervisor undumpable",
+        source,
+    })?;
     sys::process::set_child_subreaper().map_err(|source| RunError::Setup {
         what: "become a subreaper",
         source,
@@ -332,7 +360,10 @@ pub fn run(
         reporter: Reporter::new(config.log, false),
         stats: config.stats.then(Stats::default),
         as_root: sys::process::euid() == 0,
-        execed: Mutex::new(HashSet::new()),
+        execed: Mutex::new(Execed {
+            pids: HashSet::new(),
+            next_sweep: EXECED_SWEEP,
+        }),
         bound: Mutex::new(Vec::new()),
         allow_bound: std::sync::atomic::AtomicBool::new(config.allow_bound),
         idle: AtomicUsize::new(0),

@@ -425,3 +425,10 @@ pub fn file_attr(fd: BorrowedFd<'_>, set: bool, attr: &mut [u8]) -> Result<()> {
     cvt(unsafe { libc::syscall(nr, CWD, path.as_ptr(), attr.as_mut_ptr(), attr.len(), 0) })
         .map(drop)
 }
+
+/// fchdir(2): moves the calling thread's working directory (per thread once
+/// it has unshared CLONE_FS) to the directory behind `dir`, O_PATH included.
+pub fn change_dir(dir: BorrowedFd<'_>) -> Result<()> {
+    // SAFETY: integer argument only.
+    cvt(unsafe { libc::fchdir(dir.as_raw_fd()) }).map(drop)
+}

@@ -541,3 +541,19 @@ pub fn set_thread_effective_caps(effective: u64) -> Result<()> {
     // SAFETY: as in capget_thread.
     cvt(unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) }).map(drop)
 }
+
+/// Clears the dumpable flag (prctl(2) `PR_SET_DUMPABLE`): processes of the
+/// same user can then no longer ptrace this one, read its memory, or take
+/// its descriptors (ptrace access checks need CAP_SYS_PTRACE for a
+/// non-dumpable process). Children get the flag back when they exec.
+pub fn set_not_dumpable() -> Result<()> {
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) }).map(drop)
+}
+
+/// Sets the dumpable flag again (prctl(2) `PR_SET_DUMPABLE`).
+/// Async-signal-safe.
+pub fn set_dumpable() -> Result<()> {
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) }).map(drop)
+}

@@ -21,7 +21,7 @@ use super::describe;
 use crate::policy::{Address, Category};
 use crate::supervise::call::{Call, Reply, Step};
 use crate::supervise::resolve::{Base, Lookup, Target};
-use crate::sys::{Errno, net, process};
+use crate::sys::{Errno, fs, net, process};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
@@ -114,14 +114,13 @@ fn decode_unix(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
         .into());
     };
     // Reach the socket through the directory we resolved, so that a renamed
-    // or swapped directory cannot redirect the call.
-    let mut via = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
-    via.extend_from_slice(&name);
-    let target = if via.len() < SOCKADDR_UN_PATH {
-        via
-    } else {
-        resolved.path.clone()
-    };
+    // or swapped directory cannot redirect the call: this worker has its own
+    // working directory (unshare(CLONE_FS)), moves it there, and names the
+    // socket by its last component, which always fits where the caller's
+    // path did. The one visible difference: a socket bound this way reads
+    // back (getsockname, the peer's getpeername) by that last component.
+    fs::change_dir(dir.as_fd())?;
+    let target = name;
     if target.len() >= SOCKADDR_UN_PATH {
         return Err(Errno(libc::ENAMETOOLONG).into());
     }
