@@ -101,6 +101,9 @@ pub struct Shared {
     pub as_root: bool,
     /// Threads that have called execve since `lock:exec` applies to them.
     execed: Mutex<Execed>,
+    /// The command's pid, and whether its first exec (ours) has been seen.
+    root: u32,
+    root_execed: std::sync::atomic::AtomicBool,
     /// Addresses the tree bound successfully; connects to them are allowed.
     bound: Mutex<Vec<crate::policy::Address>>,
     /// Whether successful binds allow later connects (on by default).
@@ -139,6 +142,13 @@ impl Shared {
                 execed.next_sweep = (2 * execed.pids.len()).max(EXECED_SWEEP);
             }
         }
+    }
+
+    /// True exactly once: for the command's first exec, which is stockade's
+    /// own exec of COMMAND. It is not the command's exec: with lock:exec from
+    /// the start, the command may send commands until it execs something.
+    pub fn is_own_exec(&self, pid: u32) -> bool {
+        pid == self.root && !self.root_execed.swap(true, Ordering::SeqCst)
     }
 
     /// Remembers an address the tree bound, so that connects and sends to it
@@ -360,6 +370,8 @@ pub fn run(
         reporter: Reporter::new(config.log, false),
         stats: config.stats.then(Stats::default),
         as_root: sys::process::euid() == 0,
+        root: spawned.pid as u32,
+        root_execed: std::sync::atomic::AtomicBool::new(false),
         execed: Mutex::new(Execed {
             pids: HashSet::new(),
             next_sweep: EXECED_SWEEP,

@@ -31,11 +31,12 @@ pub fn handle(call: &Call, at_form: bool) -> Step<Reply> {
             },
         )
     };
+    let own = call.shared.is_own_exec(call.n.pid);
     let (checked, lock_exec) = {
         let policy = call.shared.policy();
         (
             policy.is_on(Category::Exec) || policy.has_exec_kill_rules(),
-            policy.lock() == Lock::Exec,
+            policy.lock() == Lock::Exec && !own,
         )
     };
     if !checked {
@@ -66,7 +67,9 @@ pub fn handle(call: &Call, at_form: bool) -> Step<Reply> {
         return Ok(Reply::Kill);
     }
     call.check(Category::Exec, &r.path, || describe::path(&r.path))?;
-    call.shared.note_exec(call.n.pid, caller.tgid());
+    if lock_exec {
+        call.shared.note_exec(call.n.pid, caller.tgid());
+    }
     // RACE (known, documented): the new program image must be loaded by the
     // kernel inside the caller, so the call continues there and the kernel
     // reads the path again. A thread sharing the caller's memory can swap the
