@@ -105,7 +105,17 @@ pub fn handle(call: &Call, kind: Kind) -> Step<Reply> {
     } else {
         call.read_path(arg)?
     };
-    if magic::is_magic(&path) {
+    let carries_commands = matches!(
+        kind,
+        Kind::Stat
+            | Kind::Lstat
+            | Kind::Newfstatat
+            | Kind::Statx
+            | Kind::Access
+            | Kind::Faccessat
+            | Kind::Faccessat2
+    );
+    if carries_commands && magic::is_magic(&path) {
         return magic::handle(call, &path);
     }
     if !call.shared.policy().is_on(Category::Stat) {
