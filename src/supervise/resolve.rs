@@ -329,6 +329,18 @@ impl Walk {
         if is_last && !follow_final {
             return self.finish_entry(name_on_disk, entry_path).map(Some);
         }
+        if is_last {
+            // The common last step costs one fstatat: only a symlink needs
+            // opening and following.
+            let stat = match fs::lstat_at(self.cur(), name_on_disk) {
+                Ok(st) => Some(st),
+                Err(e) if e.0 == libc::ENOENT => None,
+                Err(e) => return Err(e),
+            };
+            if !stat.is_some_and(|st| st.is_symlink()) {
+                return Ok(Some(self.entry(name_on_disk, entry_path, stat)));
+            }
+        }
         let fd = match fs::open_path_nofollow(Some(self.cur()), name_on_disk) {
             Ok(fd) => fd,
             Err(e) if e.0 == libc::ENOENT && is_last => {
@@ -361,13 +373,18 @@ impl Walk {
             Err(e) if e.0 == libc::ENOENT => None,
             Err(e) => return Err(e),
         };
+        Ok(self.entry(name, path, stat))
+    }
+
+    /// Ends the walk at the entry `name` of the current directory.
+    fn entry(&mut self, name: &[u8], path: Vec<u8>, stat: Option<fs::Stat>) -> Target {
         let dir = self.take_cur();
         self.final_path = path;
-        Ok(Target::Entry {
+        Target::Entry {
             dir,
             name: name.to_vec(),
             stat,
-        })
+        }
     }
 
     /// `self` and `thread-self` directly under `/proc` name the caller.
