@@ -292,6 +292,14 @@ fn handle(shared: &Shared, n: Notification, started: Instant) {
     };
 }
 
+/// The supervisor's own peak resident set (VmHWM of /proc/self/status), in
+/// KiB. The sandboxed tree is not counted: it is other processes.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// Finds `program` the way execvp(3) does: as given if it holds a slash,
 /// else in each directory of PATH, the first executable regular file.
 pub fn find_program(program: &[u8]) -> Option<Vec<u8>> {
@@ -389,10 +397,16 @@ pub fn run(
         return Err(e.into());
     }
     let status = process::wait_tree(spawned.pid, spawned.pidfd, config.wait_all);
-    let stats = shared
-        .stats
-        .as_ref()
-        .map(|s| s.table(|nr| filter::syscall_name(nr).unwrap_or("?").to_string()));
+    let stats = shared.stats.as_ref().map(|s| {
+        let mut table = s.table(|nr| filter::syscall_name(nr).unwrap_or("?").to_string());
+        if let Some(kib) = peak_rss_kib() {
+            table.push_str(&format!(
+                "stockade: supervisor peak RSS {:.1} MiB\n",
+                kib as f64 / 1024.0
+            ));
+        }
+        table
+    });
     Ok(Outcome {
         exit_code: process::exit_code(status),
         summary: shared.reporter.summary(),
