@@ -703,3 +703,37 @@ fn mkdir_p_inside_allowed_dir_reports_nothing() {
     assert!(exists(&deep));
     assert_eq!(stderr(&out), "", "no violation for existing ancestors");
 }
+
+/// Errors the kernel gives before any permission check come first under
+/// stockade too, and are not violations: changing a file that does not exist
+/// is ENOENT, making a directory that exists is EEXIST.
+const MISSING_AND_EXISTING: &str = "\
+import errno, os, sys
+missing, existing = sys.argv[1], sys.argv[2]
+for name, call in [('chmod', lambda: os.chmod(missing, 0o600)),
+                   ('utime', lambda: os.utime(missing)),
+                   ('unlink', lambda: os.unlink(missing)),
+                   ('rename', lambda: os.rename(missing, missing + '.2')),
+                   ('mkdir', lambda: os.mkdir(existing))]:
+    try:
+        call()
+        print(name, 'ok')
+    except OSError as e:
+        print(name, errno.errorcode[e.errno])
+";
+
+#[test]
+fn kernel_errors_before_permission_checks_are_not_violations() {
+    let s = Scratch::new("enoent-first");
+    let policy = write_policy(&s);
+    let script = script(&s, "probe.py", MISSING_AND_EXISTING);
+    std::fs::create_dir(s.path("existing")).unwrap();
+    let args = [python(), &script, &s.path("missing"), &s.path("existing")];
+    let expected = "chmod ENOENT\nutime ENOENT\nunlink ENOENT\nrename ENOENT\nmkdir EEXIST\n";
+
+    let out = run(&argv(&policy), &args);
+    assert_eq!(stdout(&out), expected, "{}", stderr(&out));
+    assert!(!stderr(&out).contains("denied"), "{}", stderr(&out));
+
+    assert_eq!(stdout(&run_bare(&args)), expected);
+}

@@ -151,22 +151,35 @@ impl Call<'_> {
         fd
     }
 
+    /// Whether the caller may learn if `resolved` exists: always, unless
+    /// stat checks are on and hide its path.
+    fn may_see(&self, resolved: &Resolved) -> bool {
+        let policy = self.shared.policy();
+        !policy.is_on(Category::Stat)
+            || policy.check_path(Category::Stat, &resolved.path).outcome == Outcome::Allow
+    }
+
     /// Fails with EEXIST, as the kernel does before any permission check,
     /// when a call that only creates (mkdir, mknod, symlink, a link's new
     /// name, O_CREAT|O_EXCL) names something that exists. So `mkdir -p`
     /// over existing parents reports nothing. Existence stays hidden where
     /// the stat category denies seeing the path.
     pub fn fail_if_exists(&self, resolved: &Resolved) -> Step<()> {
-        if resolved.stat().is_none() {
-            return Ok(());
+        if resolved.stat().is_some() && self.may_see(resolved) {
+            return Err(Reply::Error(Errno(libc::EEXIST)));
         }
-        let policy = self.shared.policy();
-        if policy.is_on(Category::Stat)
-            && policy.check_path(Category::Stat, &resolved.path).outcome != Outcome::Allow
-        {
-            return Ok(());
+        Ok(())
+    }
+
+    /// Fails with ENOENT, as the kernel does before any permission check,
+    /// when a call that changes an existing object (chmod, utimensat,
+    /// unlink, a rename's source, ...) names nothing. So `touch` of a denied
+    /// path reports its open, not also the utimensat that follows.
+    pub fn fail_if_missing(&self, resolved: &Resolved) -> Step<()> {
+        if resolved.stat().is_none() && self.may_see(resolved) {
+            return Err(Reply::Error(Errno(libc::ENOENT)));
         }
-        Err(Reply::Error(Errno(libc::EEXIST)))
+        Ok(())
     }
 
     /// Checks `subject` against the policy for `category`, reports if the

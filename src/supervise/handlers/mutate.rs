@@ -96,6 +96,8 @@ fn on_path(
     let only_creates = creates || matches!(call.n.nr, libc::SYS_symlink | libc::SYS_symlinkat);
     if only_creates {
         call.fail_if_exists(&r)?;
+    } else {
+        call.fail_if_missing(&r)?;
     }
     call.check(Category::Write, &r.path, || describe::path(&r.path))?;
     act(&r)?;
@@ -114,11 +116,21 @@ fn on_two_paths(
     let _caller = call.become_caller(false)?;
     let a = call.resolve(from.base, &old, from.lookup)?;
     let b = call.resolve(to.base, &new, to.lookup)?;
-    if matches!(call.n.nr, libc::SYS_link | libc::SYS_linkat) {
-        if a.stat().is_none() {
-            return Err(Errno(libc::ENOENT).into());
-        }
+    // The source must exist (ENOENT first, as in the kernel); a link's new
+    // name must not (EEXIST).
+    call.fail_if_missing(&a)?;
+    let rename_flags = if call.n.nr == libc::SYS_renameat2 {
+        call.arg(4) as u32
+    } else {
+        0
+    };
+    if matches!(call.n.nr, libc::SYS_link | libc::SYS_linkat)
+        || rename_flags & libc::RENAME_NOREPLACE != 0
+    {
         call.fail_if_exists(&b)?;
+    }
+    if rename_flags & libc::RENAME_EXCHANGE != 0 {
+        call.fail_if_missing(&b)?;
     }
     let show = || format!("{}, {}", describe::path(&a.path), describe::path(&b.path));
     call.check(Category::Write, &a.path, show)?;
