@@ -261,13 +261,9 @@ impl Waiter {
                 }
                 return Err(e);
             }
-            if n == 1
-                && event.events & libc::EPOLLIN as u32 == 0
-                && event.events & libc::EPOLLHUP as u32 != 0
-            {
-                return Ok(false);
-            }
-            return Ok(true);
+            // The listener hangs up once no process uses the filter: nothing
+            // can arrive any more, whatever else the event says.
+            return Ok(!(n == 1 && event.events & libc::EPOLLHUP as u32 != 0));
         }
     }
 }
