@@ -239,8 +239,13 @@ IOCTL_SEND=0xc0182101     # _IOWR('!', 1, struct seccomp_notif_resp)
 IOCTL_ID_VALID=0x40082102 # _IOW('!', 2, __u64)
 IOCTL_ADDFD=0x40182103    # _IOW('!', 3, struct seccomp_notif_addfd)
 
-# Runs workload W under MODE once with --stats, untimed, while perf counts the
-# supervisor's syscalls.
+# Runs workload W under MODE once with --stats, untimed; with USE_PERF=1,
+# while perf counts the supervisor's syscalls. Two such runs are made per
+# mode: one without perf, for the notification counts, their latencies and
+# the peak RSS (perf adds work to every syscall and to every thread start, so
+# it would inflate the latencies), and one with perf, for the supervisor's
+# syscalls (its own --stats output, kept as W-MODE.pstats, gives the
+# notifications of that same run).
 #
 # The sandboxed shell waits on a FIFO until perf has attached to the
 # supervisor, which by then has forked the sandboxed child: perf's inherited
@@ -252,8 +257,13 @@ IOCTL_ADDFD=0x40182103    # _IOW('!', 3, struct seccomp_notif_addfd)
 # (total and ENOENT ioctls) runs on until stockade has exited, so the
 # difference is what the supervisor does after the last sandboxed process
 # is gone.
-run_instrumented() { # W MODE
-    local w=$1 mode=$2 dir cmd spid perf_run= perf_all= out=$RES/$1-$2
+run_instrumented() { # W MODE USE_PERF
+    local w=$1 mode=$2 use_perf=$3 dir cmd spid perf_run= perf_all= out=$RES/$1-$2 stats
+    stats=$out.stats
+    if [ "$use_perf" = 1 ]; then
+        [ -n "$PERF" ] || return 0
+        stats=$out.pstats
+    fi
     local go=$BUILD/.go done=$BUILD/.done
     "prep_$w"
     sandbox "$mode"
@@ -270,9 +280,9 @@ run_instrumented() { # W MODE
         grep -E "^(VmHWM|VmRSS|Threads):" /proc/$PPID/status >"$out"
         echo "$s" >"$done"
         read -r _ <"$go"
-        exit $s' sh "$go" "$BUILD/.status" "$done" "${cmd[@]}" >"$out.log" 2>"$out.stats") 7<&- &
+        exit $s' sh "$go" "$BUILD/.status" "$done" "${cmd[@]}" >"$out.log" 2>"$stats") 7<&- &
     spid=$! # the subshell execs stockade: this is the supervisor
-    if [ -n "$PERF" ]; then
+    if [ "$use_perf" = 1 ]; then
         # The order matters to report.py: the total, then the listener
         # ioctls by request (RECV, SEND, ADDFD, ID_VALID) and ioctls that
         # failed with ENOENT, then every syscall by name.
@@ -292,7 +302,7 @@ run_instrumented() { # W MODE
     timeout 60 sh -c 'echo go >"$1"' sh "$go" || die "$w under $mode never started"
     local status=
     while ! read -r -t 1 status <&7; do
-        kill -0 "$spid" 2>/dev/null || die "$w under $mode (instrumented) died; see $out.log $out.stats"
+        kill -0 "$spid" 2>/dev/null || die "$w under $mode (instrumented) died; see $out.log $stats"
     done
     exec 7<&-
     [ "$status" = 0 ] || die "$w under $mode (instrumented) failed with $status; see $out.log"
@@ -301,18 +311,26 @@ run_instrumented() { # W MODE
         wait "$perf_run" || true
     fi
     timeout 60 sh -c 'echo go >"$1"' sh "$go" || die "$w under $mode did not finish"
-    wait "$spid" || die "$w under $mode (instrumented) failed; see $out.log $out.stats"
+    wait "$spid" || die "$w under $mode (instrumented) failed; see $out.log $stats"
     if [ -n "$perf_all" ]; then
         kill -INT "$perf_all" 2>/dev/null || true
         wait "$perf_all" || true
     fi
-    mv "$BUILD/.status" "$out.status"
-    rm -f "$go" "$done"
-    if grep -q 'violation' "$out.stats"; then
-        die "$w under $mode: stockade reported a violation; see $out.stats"
+    if [ "$use_perf" = 1 ]; then
+        rm -f "$BUILD/.status"
+    else
+        mv "$BUILD/.status" "$out.status"
     fi
-    say "$w under $mode: $(grep -E '^ +total' "$out.stats" | awk '{print $2}') notifications," \
-        "$(awk -F, '$3=="raw_syscalls:sys_enter"{print $1}' "$out.perf" 2>/dev/null || echo '?') supervisor syscalls"
+    rm -f "$go" "$done"
+    if grep -q 'violation' "$stats"; then
+        die "$w under $mode: stockade reported a violation; see $stats"
+    fi
+    if [ "$use_perf" = 1 ]; then
+        say "$w under $mode, with perf: $(grep -E '^ +total' "$stats" | awk '{print $2}') notifications," \
+            "$(awk -F, '$3=="raw_syscalls:sys_enter"{print $1}' "$out.perf") supervisor syscalls"
+    else
+        say "$w under $mode: $(grep -E '^ +total' "$stats" | awk '{print $2}') notifications"
+    fi
 }
 
 # --- run ---------------------------------------------------------------------
@@ -343,8 +361,10 @@ for w in $WORKLOADS; do
     declare -F "prep_$w" >/dev/null || die "unknown workload '$w'"
     say "$w: warm-up and instrumented runs"
     run_timed "$w" none 0 # warm-up, discarded by the report (round 0)
-    run_instrumented "$w" exec
-    run_instrumented "$w" on
+    for m in exec on; do
+        run_instrumented "$w" "$m" 0
+        run_instrumented "$w" "$m" 1
+    done
     say "$w: $ROUNDS interleaved rounds"
     for r in $(seq "$ROUNDS"); do
         for m in $MODES; do run_timed "$w" "$m" "$r"; done

@@ -238,7 +238,9 @@ def main():
         p("")
 
         if perf["exec"][1] is not None or perf["on"][1] is not None:
-            p("The supervisor's own system calls (same runs, `perf stat` on its threads):")
+            p("The supervisor's own system calls while the workload ran (a second instrumented "
+              "run per mode, `perf stat` on the supervisor's threads; per notification uses "
+              "that run's own `--stats` total):")
             p("")
             p("| | lock:exec | lock:on |")
             p("|---|---|---|")
@@ -246,7 +248,7 @@ def main():
             p(f"| **all syscalls** | {tot['exec']} | {tot['on']} |")
             per = []
             for m in ("exec", "on"):
-                nt = stats[m][1]
+                nt = read_stats(os.path.join(d, f"{w}-{m}.pstats"))[1]
                 per.append(f"{tot[m] / nt:.1f}" if nt and tot[m] is not None else "—")
             p(f"| per notification | {per[0]} | {per[1]} |")
             top = sorted(
