@@ -57,9 +57,14 @@ pub struct Event {
 }
 
 impl Event {
-    /// The rule that would allow this access.
+    /// The rule that would allow this access, written so that it matches
+    /// exactly this path or address when pasted back.
     pub fn suggestion(&self) -> String {
-        format!("allow/{}+{}", self.category.name(), escape(&self.subject))
+        format!(
+            "allow/{}+{}",
+            self.category.name(),
+            escape_pattern(&self.subject)
+        )
     }
 
     /// The one-line human report.
@@ -130,6 +135,20 @@ pub fn escape(bytes: &[u8]) -> String {
         for b in chunk.invalid() {
             let _ = write!(out, "\\x{b:02x}");
         }
+    }
+    out
+}
+
+/// Like [`escape`], and also escapes the characters patterns give a meaning
+/// to (`*`, `?`, `[`, `]`), so the result matches `bytes` literally as a
+/// rule pattern (`\xNN` and `\\` are read back as the bytes they show).
+pub fn escape_pattern(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for c in escape(bytes).chars() {
+        if matches!(c, '*' | '?' | '[' | ']') {
+            out.push('\\');
+        }
+        out.push(c);
     }
     out
 }
@@ -324,6 +343,16 @@ mod tests {
     fn escape_keeps_valid_utf8_and_escapes_controls() {
         assert_eq!(escape("/tmp/é\n".as_bytes()), "/tmp/é\\x0a");
         assert_eq!(escape(b"a\\b"), "a\\\\b");
+    }
+
+    #[test]
+    fn suggested_patterns_match_literally() {
+        use crate::policy::pattern::Pattern;
+        for path in [&b"/tmp/a[1]/s*?"[..], b"/tmp/\xff\\x", b"/tmp/plain"] {
+            let text = escape_pattern(path);
+            let p = Pattern::path(text.as_bytes()).unwrap();
+            assert!(p.matches(path), "{text}");
+        }
     }
 
     #[test]

@@ -3,7 +3,10 @@
 use anyhow::{Context, anyhow};
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use stockade::policy::sydbox as sydbox_api;
 use stockade::policy::{self, Command, Policy};
+
+mod sydbox;
 use stockade::supervise::{self, Config, RunError};
 
 /// Exit codes for stockade's own failures (the command's own code, or
@@ -39,6 +42,8 @@ matching rule wins):
       --wait-all       when COMMAND exits, wait for its descendants
                        instead of killing them
       --stats          print notification counts and latency at exit
+      --no-allow-bound do not allow connects to addresses the sandboxed
+                       tree bound itself (allowed by default)
       --print-profile  print the resulting policy as rules and exit
   -h, --help           print this help
   -V, --version        print the version
@@ -53,14 +58,21 @@ enum Source {
     Profile(String),
     File(OsString),
     Rule(OsString),
+    /// A sydbox API-1 command (`sydbox -m`).
+    SydboxRule(OsString),
+    /// A sydbox-1 style config file (`sydbox -c`).
+    SydboxFile(OsString),
 }
 
 #[derive(Default)]
 struct Args {
+    /// Invoked as `sydbox`.
+    sydbox: bool,
     sources: Vec<Source>,
     log: Option<OsString>,
     wait_all: bool,
     stats: bool,
+    no_bound_allow: bool,
     print_profile: bool,
     command: Vec<OsString>,
 }
@@ -77,8 +89,17 @@ fn fail(code: i32) -> impl FnOnce(anyhow::Error) -> Failure {
 
 /// Runs the command line; returns the exit code.
 pub fn main() -> i32 {
-    let argv: Vec<OsString> = std::env::args_os().skip(1).collect();
-    let result = if argv.first().is_some_and(|a| a == "check") {
+    let mut all = std::env::args_os();
+    let argv0 = all.next();
+    let argv: Vec<OsString> = all.collect();
+    let result = if sydbox::invoked_as_sydbox(argv0.as_ref()) {
+        sydbox::parse_args(argv)
+            .map_err(|e| fail(exit::USAGE)(anyhow!("{e}\n{}", sydbox::USAGE)))
+            .and_then(|args| match args {
+                Some(args) => run_args(args),
+                None => Ok(0),
+            })
+    } else if argv.first().is_some_and(|a| a == "check") {
         check(&argv[1..])
     } else {
         run(argv)
@@ -106,6 +127,7 @@ fn parse_args(argv: Vec<OsString>) -> Result<Option<Args>, anyhow::Error> {
             Long("log") => args.log = Some(parser.value()?),
             Long("wait-all") => args.wait_all = true,
             Long("stats") => args.stats = true,
+            Long("no-allow-bound") => args.no_bound_allow = true,
             Long("print-profile") => args.print_profile = true,
             Short('h') | Long("help") => {
                 print!("{USAGE}");
@@ -126,11 +148,14 @@ fn parse_args(argv: Vec<OsString>) -> Result<Option<Args>, anyhow::Error> {
 }
 
 fn run(argv: Vec<OsString>) -> Result<i32, Failure> {
-    let Some(args) = parse_args(argv).map_err(|e| fail(exit::USAGE)(anyhow!("{e}\n{USAGE}")))?
-    else {
-        return Ok(0);
-    };
-    let policy = build_policy(&args.sources).map_err(fail(exit::BAD_POLICY))?;
+    match parse_args(argv).map_err(|e| fail(exit::USAGE)(anyhow!("{e}\n{USAGE}")))? {
+        Some(args) => run_args(args),
+        None => Ok(0),
+    }
+}
+
+fn run_args(args: Args) -> Result<i32, Failure> {
+    let (policy, extras) = build_policy(&args.sources).map_err(fail(exit::BAD_POLICY))?;
     if args.print_profile {
         print!("{}", policy.to_rules());
         return Ok(0);
@@ -152,10 +177,15 @@ fn run(argv: Vec<OsString>) -> Result<i32, Failure> {
     let config = Config {
         policy,
         log,
-        wait_all: args.wait_all,
+        wait_all: args.wait_all || extras.wait_all,
         stats: args.stats,
+        allow_bound: !args.no_bound_allow && extras.allow_bound,
     };
-    let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    if args.sydbox {
+        env.retain(|(k, _)| k != "SYDBOX_ACTIVE");
+        env.push(("SYDBOX_ACTIVE".into(), "1".into()));
+    }
     match supervise::run(config, &args.command, &env) {
         Ok(outcome) => {
             if let Some(summary) = outcome.summary {
@@ -186,9 +216,19 @@ fn run(argv: Vec<OsString>) -> Result<i32, Failure> {
     }
 }
 
+/// Run options that sydbox API-1 commands can set besides rules.
+struct Extras {
+    wait_all: bool,
+    allow_bound: bool,
+}
+
 /// Applies every source in order to a fresh policy.
-fn build_policy(sources: &[Source]) -> anyhow::Result<Policy> {
+fn build_policy(sources: &[Source]) -> anyhow::Result<(Policy, Extras)> {
     let mut policy = Policy::new();
+    let mut extras = Extras {
+        wait_all: false,
+        allow_bound: true,
+    };
     for source in sources {
         let commands = match source {
             Source::Profile(name) => {
@@ -208,6 +248,21 @@ fn build_policy(sources: &[Source]) -> anyhow::Result<Policy> {
             Source::Rule(rule) => {
                 vec![policy::parse_rule(rule.as_bytes()).map_err(|e| anyhow!("in -m: {e}"))?]
             }
+            Source::SydboxRule(rule) => {
+                let t =
+                    sydbox_api::translate(rule.as_bytes()).map_err(|e| anyhow!("in -m: {e}"))?;
+                sydbox_commands(vec![t], &mut extras)
+            }
+            Source::SydboxFile(path) => {
+                let text = std::fs::read(path)
+                    .with_context(|| format!("cannot read {}", path.to_string_lossy()))?;
+                let translations = sydbox_api::parse_sydbox_config(&path.to_string_lossy(), &text)
+                    .map_err(|errors| {
+                        let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                        anyhow!("{}", all.join("\n"))
+                    })?;
+                sydbox_commands(translations, &mut extras)
+            }
         };
         for command in &commands {
             policy
@@ -215,7 +270,28 @@ fn build_policy(sources: &[Source]) -> anyhow::Result<Policy> {
                 .map_err(|e| anyhow!("cannot apply rule: {e}"))?;
         }
     }
-    Ok(policy)
+    Ok((policy, extras))
+}
+
+/// The native commands of sydbox translations; options go to `extras`.
+fn sydbox_commands(
+    translations: Vec<sydbox_api::Translation>,
+    extras: &mut Extras,
+) -> Vec<Command> {
+    let mut commands = Vec::new();
+    for t in translations {
+        match t {
+            sydbox_api::Translation::Commands(c) => commands.extend(c),
+            sydbox_api::Translation::Option(sydbox_api::SydboxOption::ExitWaitAll(on)) => {
+                extras.wait_all = on
+            }
+            sydbox_api::Translation::Option(sydbox_api::SydboxOption::SuccessfulBind(on)) => {
+                extras.allow_bound = on
+            }
+            _ => {}
+        }
+    }
+    commands
 }
 
 fn parse_file(name: &str, text: &[u8]) -> anyhow::Result<Vec<Command>> {

@@ -22,8 +22,8 @@ use std::collections::BTreeMap;
 use bpf::{Assembler, Label, Target, offset};
 pub use interp::{InterpretError, SeccompData, Trace, interpret, trace, validate};
 pub use syscalls::{
-    SYS_GETXATTRAT, SYS_LISTXATTRAT, SYS_OPEN_TREE_ATTR, SYS_REMOVEXATTRAT, SYS_SETXATTRAT,
-    syscall_name, syscall_number,
+    FIRST_UNKNOWN, SYS_FILE_GETATTR, SYS_FILE_SETATTR, SYS_GETXATTRAT, SYS_LISTXATTRAT,
+    SYS_OPEN_TREE_ATTR, SYS_REMOVEXATTRAT, SYS_SETXATTRAT, syscall_name, syscall_number,
 };
 
 /// `AUDIT_ARCH_X86_64` from `<linux/audit.h>` (`EM_X86_64` | 64-bit | little
@@ -201,6 +201,7 @@ const TABLE: &[(i64, Class)] = {
         (SYS_lremovexattr, Write),
         (syscalls::SYS_SETXATTRAT, Write),
         (syscalls::SYS_REMOVEXATTRAT, Write),
+        (syscalls::SYS_FILE_SETATTR, Write),
         (SYS_fchmod, Write),
         (SYS_fchown, Write),
         (SYS_fsetxattr, Write),
@@ -227,6 +228,7 @@ const TABLE: &[(i64, Class)] = {
         (SYS_llistxattr, Stat(Magic::No)),
         (syscalls::SYS_GETXATTRAT, Stat(Magic::No)),
         (syscalls::SYS_LISTXATTRAT, Stat(Magic::No)),
+        (syscalls::SYS_FILE_GETATTR, Stat(Magic::No)),
         (SYS_chdir, Stat(Magic::No)),
         // Network.
         (SYS_bind, Net),
@@ -332,9 +334,17 @@ fn segments(watch: &Watch) -> Vec<Segment> {
         dense.push(Segment { start: nr, rule });
         next = nr + 1;
     }
+    let first_unknown = syscalls::FIRST_UNKNOWN as u32;
+    if next < first_unknown {
+        dense.push(Segment {
+            start: next,
+            rule: allow,
+        });
+    }
+    // Fail closed on syscalls newer than the table.
     dense.push(Segment {
-        start: next,
-        rule: allow,
+        start: next.max(first_unknown),
+        rule: Rule::Fixed(Action::ENOSYS),
     });
 
     let mut segments: Vec<Segment> = Vec::with_capacity(dense.len());

@@ -13,6 +13,13 @@ pub const SYS_LISTXATTRAT: i64 = 465;
 pub const SYS_REMOVEXATTRAT: i64 = 466;
 /// `open_tree_attr(2)`, Linux 6.15.
 pub const SYS_OPEN_TREE_ATTR: i64 = 467;
+/// `file_getattr(2)` (Linux 6.17).
+pub const SYS_FILE_GETATTR: i64 = 468;
+/// `file_setattr(2)` (Linux 6.17).
+pub const SYS_FILE_SETATTR: i64 = 469;
+/// The first syscall number newer than this table. The filter refuses it
+/// and everything after it: a call it does not know might take a path.
+pub const FIRST_UNKNOWN: i64 = 470;
 
 /// Every x86_64 system call this crate can name, sorted by number.
 const NAMES: &[(i64, &str)] = &[
@@ -395,8 +402,8 @@ const NAMES: &[(i64, &str)] = &[
     (SYS_LISTXATTRAT, "listxattrat"),
     (SYS_REMOVEXATTRAT, "removexattrat"),
     (SYS_OPEN_TREE_ATTR, "open_tree_attr"),
-    (468, "file_getattr"),
-    (469, "file_setattr"),
+    (SYS_FILE_GETATTR, "file_getattr"),
+    (SYS_FILE_SETATTR, "file_setattr"),
 ];
 
 /// The name of x86_64 system call `nr`, if it is one this crate knows.

@@ -8,6 +8,7 @@ pub mod parse;
 pub mod pattern;
 pub mod profile;
 mod rules;
+pub mod sydbox;
 
 use std::borrow::Cow;
 

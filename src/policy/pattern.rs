@@ -261,6 +261,13 @@ fn tokenize(source: &[u8]) -> Result<(Vec<Token>, bool), PatternError> {
                         kind: PatternErrorKind::TrailingEscape,
                     });
                 };
+                // `\xNN` is the byte NN, the form reports print for bytes
+                // that are not text, so a suggested rule can be pasted back.
+                if let Some(byte) = hex_escape(source, i) {
+                    tokens.push(Token::Byte(byte));
+                    i += 4;
+                    continue;
+                }
                 tokens.push(Token::Byte(b));
                 i += 2;
             }
@@ -271,6 +278,16 @@ fn tokenize(source: &[u8]) -> Result<(Vec<Token>, bool), PatternError> {
         }
     }
     Ok((tokens, subtree))
+}
+
+/// The byte of a `\xNN` escape starting at `at`, if there is one.
+fn hex_escape(source: &[u8], at: usize) -> Option<u8> {
+    if source.get(at + 1) != Some(&b'x') {
+        return None;
+    }
+    let digits = source.get(at + 2..at + 4)?;
+    let text = std::str::from_utf8(digits).ok()?;
+    u8::from_str_radix(text, 16).ok()
 }
 
 /// Parses the class opening at `start` (`[`); returns the set and the index
@@ -457,6 +474,13 @@ mod tests {
         assert!(matches("/x[a-]", b"/x-"));
         assert!(matches("/x[!]]", b"/xa"));
         assert!(!matches("/x[!]]", b"/x]"));
+    }
+
+    #[test]
+    fn hex_escape_names_a_byte() {
+        let p = Pattern::path(b"/tmp/a\\xffb").unwrap();
+        assert!(p.matches(b"/tmp/a\xffb"));
+        assert!(!p.matches(b"/tmp/axffb"));
     }
 
     #[test]

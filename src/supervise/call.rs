@@ -108,7 +108,15 @@ impl Call<'_> {
 
     /// Takes the caller's credentials and umask for the rest of this call:
     /// the supervisor acts with exactly the caller's rights.
-    pub fn become_caller(&self) -> Step<CredentialGuard> {
+    ///
+    /// An unprivileged supervisor already has the caller's identity (with
+    /// no_new_privs nobody in the tree can change it), so it reads the
+    /// caller's status only when `full`: for a call that creates something
+    /// (the umask applies) or that needs the thread group id.
+    pub fn become_caller(&self, full: bool) -> Step<CredentialGuard> {
+        if !full && !self.shared.as_root {
+            return Ok(CredentialGuard::unchanged(self.n.pid));
+        }
         let status = CallerStatus::read(self.n.pid)?;
         self.ensure_valid()?;
         CredentialGuard::apply(&status, self.shared.as_root)
@@ -132,11 +140,46 @@ impl Call<'_> {
     /// A pidfd naming the calling thread.
     pub fn pidfd(&self) -> Step<OwnedFd> {
         const PIDFD_THREAD: i32 = libc::O_EXCL;
-        let fd = process::pidfd_open_flags(self.n.pid as i32, PIDFD_THREAD)
-            .or_else(|_| process::pidfd_open(self.n.pid as i32))
-            .map_err(|_| Reply::Gone)?;
+        let pid = self.n.pid as i32;
+        // Before Linux 6.9 only a thread group leader has a pidfd.
+        let fd = process::pidfd_open_flags(pid, PIDFD_THREAD)
+            .or_else(|_| process::pidfd_open(pid))
+            .or_else(|_| {
+                process::pidfd_open(CallerStatus::read(self.n.pid)?.tgid).map_err(Reply::from)
+            });
         self.ensure_valid()?;
-        Ok(fd)
+        fd
+    }
+
+    /// Whether the caller may learn if `resolved` exists: always, unless
+    /// stat checks are on and hide its path.
+    fn may_see(&self, resolved: &Resolved) -> bool {
+        let policy = self.shared.policy();
+        !policy.is_on(Category::Stat)
+            || policy.check_path(Category::Stat, &resolved.path).outcome == Outcome::Allow
+    }
+
+    /// Fails with EEXIST, as the kernel does before any permission check,
+    /// when a call that only creates (mkdir, mknod, symlink, a link's new
+    /// name, O_CREAT|O_EXCL) names something that exists. So `mkdir -p`
+    /// over existing parents reports nothing. Existence stays hidden where
+    /// the stat category denies seeing the path.
+    pub fn fail_if_exists(&self, resolved: &Resolved) -> Step<()> {
+        if resolved.stat().is_some() && self.may_see(resolved) {
+            return Err(Reply::Error(Errno(libc::EEXIST)));
+        }
+        Ok(())
+    }
+
+    /// Fails with ENOENT, as the kernel does before any permission check,
+    /// when a call that changes an existing object (chmod, utimensat,
+    /// unlink, a rename's source, ...) names nothing. So `touch` of a denied
+    /// path reports its open, not also the utimensat that follows.
+    pub fn fail_if_missing(&self, resolved: &Resolved) -> Step<()> {
+        if resolved.stat().is_none() && self.may_see(resolved) {
+            return Err(Reply::Error(Errno(libc::ENOENT)));
+        }
+        Ok(())
     }
 
     /// Checks `subject` against the policy for `category`, reports if the
@@ -232,14 +275,15 @@ pub struct CallerStatus {
     pub groups: Vec<u32>,
     /// The umask.
     pub umask: u32,
+    /// The effective capability set (`CapEff`).
+    pub cap_effective: u64,
 }
 
 impl CallerStatus {
     /// Reads and parses `/proc/PID/status`.
     pub fn read(pid: u32) -> Step<CallerStatus> {
         let mut buf = Vec::with_capacity(2048);
-        fs::read_small_file(format!("/proc/{pid}/status").as_bytes(), &mut buf)
-            .map_err(|_| Reply::Gone)?;
+        fs::read_small_file(format!("/proc/{pid}/status").as_bytes(), &mut buf)?;
         Ok(CallerStatus::parse(&buf))
     }
 
@@ -266,6 +310,12 @@ impl CallerStatus {
                 b"Uid" => st.fsuid = nums.nth(3).and_then(|v| v.parse().ok()).unwrap_or(0),
                 b"Gid" => st.fsgid = nums.nth(3).and_then(|v| v.parse().ok()).unwrap_or(0),
                 b"Groups" => st.groups = nums.filter_map(|v| v.parse().ok()).collect(),
+                b"CapEff" => {
+                    st.cap_effective = nums
+                        .next()
+                        .and_then(|v| u64::from_str_radix(v, 16).ok())
+                        .unwrap_or(0)
+                }
                 _ => {}
             }
         }
@@ -276,18 +326,37 @@ impl CallerStatus {
 /// While alive, the worker thread acts with a caller's credentials and umask.
 /// Dropping it restores the supervisor's own.
 pub struct CredentialGuard {
-    previous_umask: u32,
+    tgid: u32,
+    previous_umask: Option<u32>,
     previous: Option<process::Credentials>,
+    previous_caps: Option<u64>,
 }
 
 impl CredentialGuard {
+    fn unchanged(pid: u32) -> CredentialGuard {
+        CredentialGuard {
+            tgid: pid,
+            previous_umask: None,
+            previous: None,
+            previous_caps: None,
+        }
+    }
+
+    /// The caller's thread group id, as read with its credentials (its
+    /// thread id when they were not read).
+    pub fn tgid(&self) -> u32 {
+        self.tgid
+    }
+
     fn apply(status: &CallerStatus, as_root: bool) -> Step<CredentialGuard> {
         // Each worker has its own fs context (unshare(CLONE_FS)), so the
         // umask set here is this thread's alone.
-        let previous_umask = process::set_umask(status.umask);
+        let previous_umask = Some(process::set_umask(status.umask));
         let mut guard = CredentialGuard {
+            tgid: status.tgid as u32,
             previous_umask,
             previous: None,
+            previous_caps: None,
         };
         // An unprivileged supervisor already has the caller's identity: with
         // no_new_privs, nobody in the tree can change it.
@@ -300,15 +369,34 @@ impl CredentialGuard {
             guard.previous = Some(process::thread_credentials());
             process::set_thread_credentials(&creds)?;
         }
+        // Nor may it lend its capabilities: a root caller without
+        // CAP_DAC_OVERRIDE must not write a 0444 file through us, and a
+        // caller with ambient capabilities keeps them. Effective
+        // capabilities are per thread.
+        if as_root {
+            let ours = process::thread_effective_caps()?;
+            if ours != status.cap_effective {
+                guard.previous_caps = Some(ours);
+                process::set_thread_effective_caps(status.cap_effective)?;
+            }
+        }
         Ok(guard)
     }
 }
 
 impl Drop for CredentialGuard {
     fn drop(&mut self) {
-        process::set_umask(self.previous_umask);
-        // A worker that cannot get its identity back must not serve anyone
-        // else.
+        if let Some(mask) = self.previous_umask {
+            process::set_umask(mask);
+        }
+        // Capabilities first: setgroups and setfsuid need CAP_SETGID and
+        // CAP_SETUID back in the effective set. A worker that cannot get its
+        // identity back must not serve anyone else.
+        if let Some(caps) = self.previous_caps
+            && process::set_thread_effective_caps(caps).is_err()
+        {
+            std::process::abort();
+        }
         if let Some(own) = &self.previous
             && process::set_thread_credentials(own).is_err()
         {

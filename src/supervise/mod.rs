@@ -10,7 +10,7 @@ pub mod spawn;
 use crate::filter::{self, Watch};
 use crate::policy::{Category, Lock, Policy};
 use crate::report::{Reporter, Stats};
-use crate::sys::seccomp::{Listener, Notification};
+use crate::sys::seccomp::{Listener, Notification, Waiter};
 use crate::sys::{self, Errno};
 use call::{Call, Reply};
 use std::collections::HashSet;
@@ -32,6 +32,8 @@ pub struct Config {
     pub wait_all: bool,
     /// Count notifications and their latency per syscall.
     pub stats: bool,
+    /// Allow connects and sends to addresses the tree bound successfully.
+    pub allow_bound: bool,
 }
 
 /// How a sandboxed run ended.
@@ -59,7 +61,7 @@ pub enum RunError {
     #[error(transparent)]
     Spawn(#[from] spawn::SpawnError),
     /// A setup step of the supervisor failed.
-    #[error("failed to {what}: {source}")]
+    #[error("failed to {what}")]
     Setup {
         /// What was being done.
         what: &'static str,
@@ -69,16 +71,15 @@ pub enum RunError {
 }
 
 /// What the filter must watch for `policy`. In-sandbox commands are possible
-/// unless the lock is on from the start; they arrive as stats, and an exec
-/// ends them for `lock:exec`, so exec is watched then too.
+/// unless the lock is on from the start; they arrive as stats. While they are
+/// possible, exec is watched too: a command may set `lock:exec` (an exec then
+/// ends that process's commands) or add `exec/kill_if_match` rules.
 pub fn watch_for(policy: &Policy) -> Watch {
     let magic = policy.lock() != Lock::On;
     Watch {
         read: policy.is_on(Category::Read),
         write: policy.is_on(Category::Write),
-        exec: policy.is_on(Category::Exec)
-            || policy.lock() == Lock::Exec
-            || policy.has_exec_kill_rules(),
+        exec: policy.is_on(Category::Exec) || magic || policy.has_exec_kill_rules(),
         stat: policy.is_on(Category::Stat),
         magic,
         net: policy.is_on(Category::NetBind) || policy.is_on(Category::NetConnect),
@@ -99,7 +100,14 @@ pub struct Shared {
     /// The supervisor runs as root and must take on callers' credentials.
     pub as_root: bool,
     /// Threads that have called execve since `lock:exec` applies to them.
-    execed: Mutex<HashSet<u32>>,
+    execed: Mutex<Execed>,
+    /// The command's pid, and whether its first exec (ours) has been seen.
+    root: u32,
+    root_execed: std::sync::atomic::AtomicBool,
+    /// Addresses the tree bound successfully; connects to them are allowed.
+    bound: Mutex<Vec<crate::policy::Address>>,
+    /// Whether successful binds allow later connects (on by default).
+    allow_bound: std::sync::atomic::AtomicBool,
     idle: AtomicUsize,
     workers: AtomicUsize,
 }
@@ -117,13 +125,57 @@ impl Shared {
 
     /// Records that `pid` is about to exec, for `lock:exec`. A failed exec
     /// still counts: erring towards locked is the safe side.
-    pub fn note_exec(&self, pid: u32) {
+    pub fn note_exec(&self, tid: u32, tgid: u32) {
         if self.policy().lock() == Lock::Exec {
-            self.execed
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(pid);
+            let mut execed = self.execed.lock().unwrap_or_else(|p| p.into_inner());
+            // After an exec from a non-leader thread, the process goes on
+            // under its thread group id.
+            execed.pids.insert(tid);
+            execed.pids.insert(tgid);
+            // Forget processes that are gone, so a long build that execs
+            // millions of times keeps a small set. A pid reused since stays
+            // locked: the safe side.
+            if execed.pids.len() >= execed.next_sweep {
+                execed
+                    .pids
+                    .retain(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
+                execed.next_sweep = (2 * execed.pids.len()).max(EXECED_SWEEP);
+            }
         }
+    }
+
+    /// True exactly once: for the command's first exec, which is stockade's
+    /// own exec of COMMAND. It is not the command's exec: with lock:exec from
+    /// the start, the command may send commands until it execs something.
+    pub fn is_own_exec(&self, pid: u32) -> bool {
+        pid == self.root && !self.root_execed.swap(true, Ordering::SeqCst)
+    }
+
+    /// Remembers an address the tree bound, so that connects and sends to it
+    /// are allowed: test suites that listen and talk to themselves then work
+    /// with a policy that allows only the bind.
+    pub fn note_bound(&self, address: crate::policy::Address) {
+        if self.allow_bound.load(Ordering::Relaxed) {
+            let mut bound = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+            if !bound.contains(&address) {
+                bound.push(address);
+            }
+        }
+    }
+
+    /// Switches the successful-bind allowance (sydbox's
+    /// `core/whitelist/successful_bind`).
+    pub fn set_allow_bound(&self, on: bool) {
+        self.allow_bound.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether `dest` is covered by an address the tree bound.
+    pub fn was_bound(&self, dest: &crate::policy::Address) -> bool {
+        if !self.allow_bound.load(Ordering::Relaxed) {
+            return false;
+        }
+        let bound = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+        bound.iter().any(|b| handlers::net::bound_covers(b, dest))
     }
 
     /// Whether `pid` has exec'd (for `lock:exec`).
@@ -131,13 +183,28 @@ impl Shared {
         self.execed
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .pids
             .contains(&pid)
     }
 }
 
-/// Workers kept waiting for notifications; more are started when all are
-/// busy (a blocking open must never stall the others), and extra ones leave.
+/// Processes that have exec'd under `lock:exec`.
+#[derive(Debug)]
+struct Execed {
+    pids: HashSet<u32>,
+    /// The size at which dead processes are dropped next.
+    next_sweep: usize,
+}
+
+/// The size at which the set of exec'd processes first drops the dead ones.
+const EXECED_SWEEP: usize = 4096;
+
+/// Workers started waiting for notifications. More are started whenever all
+/// are busy (a blocking open must never stall the others).
 const IDLE_WORKERS: usize = 2;
+/// Idle workers beyond this many leave; the slack avoids starting a thread
+/// on every burst of concurrent calls.
+const MAX_IDLE_WORKERS: usize = 4;
 /// An upper bound on workers, against a tree that blocks on purpose.
 const MAX_WORKERS: usize = 512;
 
@@ -154,15 +221,26 @@ fn start_worker(shared: &Arc<Shared>) {
 }
 
 fn worker(shared: Arc<Shared>) {
-    // A private umask for emulating the caller's.
-    if sys::process::unshare_fs().is_err() {
-        shared.workers.fetch_sub(1, Ordering::SeqCst);
-        return;
-    }
+    // A private umask for emulating the caller's, and a private wait.
+    let waiter = match sys::process::unshare_fs().and_then(|()| Waiter::new(&shared.listener)) {
+        Ok(w) => w,
+        Err(_) => {
+            shared.workers.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
+    };
     loop {
         shared.idle.fetch_add(1, Ordering::SeqCst);
-        let received = shared.listener.receive();
+        // Waiting in epoll first lets the kernel wake this worker on the
+        // caller's CPU; RECV then finds the notification waiting (or, if
+        // another worker took it, waits inside the kernel for the next).
+        let received = match waiter.wait() {
+            Ok(true) => shared.listener.receive(),
+            Ok(false) => Err(Errno(libc::EPIPE)),
+            Err(e) => Err(e),
+        };
         let idle = shared.idle.fetch_sub(1, Ordering::SeqCst) - 1;
+        let started = Instant::now();
         let n = match received {
             Ok(n) => n,
             Err(e) if e.0 == libc::EINTR || e.0 == libc::ENOENT => continue,
@@ -171,25 +249,26 @@ fn worker(shared: Arc<Shared>) {
         if idle == 0 && shared.workers.load(Ordering::SeqCst) < MAX_WORKERS {
             start_worker(&shared);
         }
-        let started = Instant::now();
-        handle(&shared, n);
-        if let Some(stats) = &shared.stats {
-            stats.record(n.nr, started.elapsed());
-        }
-        if shared.idle.load(Ordering::SeqCst) >= IDLE_WORKERS {
+        handle(&shared, n, started);
+        if shared.idle.load(Ordering::SeqCst) > MAX_IDLE_WORKERS {
             break;
         }
     }
     shared.workers.fetch_sub(1, Ordering::SeqCst);
 }
 
-fn handle(shared: &Shared, n: Notification) {
+fn handle(shared: &Shared, n: Notification, started: Instant) {
     let call = Call { shared, n };
     let reply = if n.arch != filter::AUDIT_ARCH_X86_64 {
         Reply::Error(Errno(libc::ENOSYS))
     } else {
         handlers::dispatch(&call)
     };
+    // Counted before the reply: once the last caller has its answer the tree
+    // may exit, and the table is printed.
+    if let Some(stats) = &shared.stats {
+        stats.record(n.nr, started.elapsed());
+    }
     let listener = &shared.listener;
     // A failed reply means the caller is gone (ENOENT); nothing to do.
     let _ = match reply {
@@ -206,8 +285,19 @@ fn handle(shared: &Shared, n: Notification) {
             }
             listener.reply_error(n.id, Errno(libc::EACCES))
         }
+        // Handlers say Gone after ID_VALID failed; should one ever say it of
+        // a caller still waiting, it must not wait forever.
+        Reply::Gone if listener.id_valid(n.id) => listener.reply_error(n.id, Errno(libc::EPERM)),
         Reply::Gone => Ok(()),
     };
+}
+
+/// The supervisor's own peak resident set (VmHWM of /proc/self/status), in
+/// KiB. The sandboxed tree is not counted: it is other processes.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Finds `program` the way execvp(3) does: as given if it holds a slash,
@@ -261,6 +351,13 @@ pub fn run(
     let watch = watch_for(&config.policy);
     let program_filter = filter::build(&watch);
 
+    // The sandboxed tree runs as our user: without this it could ptrace
+    // the supervisor, write its memory or take its listener, and so decide
+    // its own calls.
+    sys::process::set_not_dumpable().map_err(|source| RunError::Setup {
+        what: "make the supervisor undumpable",
+        source,
+    })?;
     sys::process::set_child_subreaper().map_err(|source| RunError::Setup {
         what: "become a subreaper",
         source,
@@ -281,7 +378,14 @@ pub fn run(
         reporter: Reporter::new(config.log, false),
         stats: config.stats.then(Stats::default),
         as_root: sys::process::euid() == 0,
-        execed: Mutex::new(HashSet::new()),
+        root: spawned.pid as u32,
+        root_execed: std::sync::atomic::AtomicBool::new(false),
+        execed: Mutex::new(Execed {
+            pids: HashSet::new(),
+            next_sweep: EXECED_SWEEP,
+        }),
+        bound: Mutex::new(Vec::new()),
+        allow_bound: std::sync::atomic::AtomicBool::new(config.allow_bound),
         idle: AtomicUsize::new(0),
         workers: AtomicUsize::new(0),
     });
@@ -293,10 +397,16 @@ pub fn run(
         return Err(e.into());
     }
     let status = process::wait_tree(spawned.pid, spawned.pidfd, config.wait_all);
-    let stats = shared
-        .stats
-        .as_ref()
-        .map(|s| s.table(|nr| filter::syscall_name(nr).unwrap_or("?").to_string()));
+    let stats = shared.stats.as_ref().map(|s| {
+        let mut table = s.table(|nr| filter::syscall_name(nr).unwrap_or("?").to_string());
+        if let Some(kib) = peak_rss_kib() {
+            table.push_str(&format!(
+                "stockade: supervisor peak RSS {:.1} MiB\n",
+                kib as f64 / 1024.0
+            ));
+        }
+        table
+    });
     Ok(Outcome {
         exit_code: process::exit_code(status),
         summary: shared.reporter.summary(),

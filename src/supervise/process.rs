@@ -103,7 +103,7 @@ fn process_parents() -> HashMap<i32, i32> {
 
 /// The parent pid from `/proc/PID/stat` (field 4, after the parenthesised
 /// command name, which may itself hold spaces and parentheses).
-fn parent_of(pid: i32) -> Option<i32> {
+pub fn parent_of(pid: i32) -> Option<i32> {
     let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
     let close = stat.iter().rposition(|&b| b == b')')?;
     let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;

@@ -179,11 +179,16 @@ pub fn resolve(caller: Caller, base: Base, path: &[u8], how: Lookup) -> Result<R
     walk.fast_forward(&mut parts);
     let follow_final = how.follow_final || trailing_slash;
     let target = walk.run(parts, follow_final)?;
-    Ok(Resolved {
+    let resolved = Resolved {
         path: walk.final_path,
         target,
         trailing_slash,
-    })
+    };
+    // "file/" names a directory that is not there.
+    if trailing_slash && resolved.stat().is_some_and(|st| !st.is_dir()) {
+        return Err(Errno(libc::ENOTDIR));
+    }
+    Ok(resolved)
 }
 
 /// The non-empty components of `path`.
@@ -218,7 +223,7 @@ fn open_base(caller: Caller, base: Base) -> Result<(OwnedFd, Vec<u8>)> {
                 e
             }
         })?;
-    let path = fs::fd_path(fd.as_fd())?;
+    let path = object_path(fd.as_fd())?;
     Ok((fd, path))
 }
 
@@ -324,6 +329,18 @@ impl Walk {
         if is_last && !follow_final {
             return self.finish_entry(name_on_disk, entry_path).map(Some);
         }
+        if is_last {
+            // The common last step costs one fstatat: only a symlink needs
+            // opening and following.
+            let stat = match fs::lstat_at(self.cur(), name_on_disk) {
+                Ok(st) => Some(st),
+                Err(e) if e.0 == libc::ENOENT => None,
+                Err(e) => return Err(e),
+            };
+            if !stat.is_some_and(|st| st.is_symlink()) {
+                return Ok(Some(self.entry(name_on_disk, entry_path, stat)));
+            }
+        }
         let fd = match fs::open_path_nofollow(Some(self.cur()), name_on_disk) {
             Ok(fd) => fd,
             Err(e) if e.0 == libc::ENOENT && is_last => {
@@ -356,13 +373,18 @@ impl Walk {
             Err(e) if e.0 == libc::ENOENT => None,
             Err(e) => return Err(e),
         };
+        Ok(self.entry(name, path, stat))
+    }
+
+    /// Ends the walk at the entry `name` of the current directory.
+    fn entry(&mut self, name: &[u8], path: Vec<u8>, stat: Option<fs::Stat>) -> Target {
         let dir = self.take_cur();
         self.final_path = path;
-        Ok(Target::Entry {
+        Target::Entry {
             dir,
             name: name.to_vec(),
             stat,
-        })
+        }
     }
 
     /// `self` and `thread-self` directly under `/proc` name the caller.
@@ -401,12 +423,11 @@ impl Walk {
         )?;
         let stat = fs::lstat_at(obj.as_fd(), b"")?;
         let real = fs::fd_path(obj.as_fd())?;
-        // Objects with a real, live path are judged by it: reopening a
-        // read-only descriptor for writing through /proc/self/fd must need the
-        // same rule as opening the file by name. Pipes, sockets and deleted
-        // files have no such path and keep the /proc one.
-        let has_path = real.first() == Some(&b'/') && !real.ends_with(b" (deleted)");
-        let path = if has_path { real } else { logical };
+        // Objects with a real path are judged by it: reopening a read-only
+        // descriptor for writing through /proc/self/fd must need the same
+        // rule as opening the file by name. Pipes, sockets and anonymous
+        // inodes have no such path and keep the /proc one.
+        let path = judged_path(real, &stat).unwrap_or(logical);
         if is_last {
             self.final_path = path;
             return Ok(Some(Target::Object { fd: obj, stat }));
@@ -453,6 +474,30 @@ impl Walk {
         }
         Ok(())
     }
+}
+
+/// The path rules judge an object held by a descriptor by (see
+/// [`judged_path`]); objects without one keep the kernel's text for them,
+/// such as `pipe:[1234]`.
+pub fn object_path(fd: BorrowedFd<'_>) -> Result<Vec<u8>> {
+    let real = fs::fd_path(fd)?;
+    let stat = fs::lstat_at(fd, b"")?;
+    Ok(judged_path(real.clone(), &stat).unwrap_or(real))
+}
+
+/// The path an object reached through a magic link is judged by: its real
+/// path, or for a file no longer named anywhere (deleted, or an O_TMPFILE
+/// file) the path it had, which names the directory it lived in. Pipes,
+/// sockets and anonymous inodes have none.
+fn judged_path(mut real: Vec<u8>, stat: &fs::Stat) -> Option<Vec<u8>> {
+    const DELETED: &[u8] = b" (deleted)";
+    if real.first() != Some(&b'/') {
+        return None;
+    }
+    if stat.nlink == 0 && !stat.is_dir() && real.ends_with(DELETED) {
+        real.truncate(real.len() - DELETED.len());
+    }
+    Some(real)
 }
 
 fn push_component(path: &mut Vec<u8>, name: &[u8]) {

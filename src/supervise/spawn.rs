@@ -27,7 +27,7 @@ pub struct Spawned {
 #[non_exhaustive]
 pub enum SpawnError {
     /// A setup system call failed in the supervisor.
-    #[error("failed to {what}: {source}")]
+    #[error("failed to {what}")]
     Setup {
         /// What was being done.
         what: &'static str,
@@ -38,7 +38,7 @@ pub enum SpawnError {
     #[error("failed to install the seccomp filter in the child: {0}")]
     Filter(Errno),
     /// execve(2) failed.
-    #[error("cannot execute {path}: {source}")]
+    #[error("cannot execute {path}")]
     Exec {
         /// The program.
         path: String,
@@ -140,6 +140,11 @@ fn child(
         process::exit_immediately(126);
     }
     process::reset_signals_for_exec();
+    // The supervisor is not dumpable, and a fork keeps that until exec; the
+    // supervisor must be able to take the listener from this child.
+    if process::set_dumpable().is_err() {
+        process::exit_immediately(126);
+    }
     let listener = match sys::seccomp::set_no_new_privs()
         .and_then(|()| sys::seccomp::install_filter_with_listener(filter))
     {

@@ -60,6 +60,8 @@ pub struct Stat {
     pub dev: u64,
     /// st_ino.
     pub ino: u64,
+    /// st_nlink: 0 for a file no directory names any more.
+    pub nlink: u64,
 }
 
 impl Stat {
@@ -95,6 +97,7 @@ pub fn lstat_at(dir: BorrowedFd<'_>, name: &[u8]) -> Result<Stat> {
         mode: st.st_mode,
         dev: st.st_dev,
         ino: st.st_ino,
+        nlink: st.st_nlink,
     })
 }
 
@@ -410,4 +413,22 @@ pub fn get_xattr(fd: BorrowedFd<'_>, name: Option<&[u8]>, size: usize) -> Result
     let n = cvt(ret)? as usize;
     buf.truncate(n.min(size));
     Ok((n, buf))
+}
+
+/// file_setattr(2) (`set`) or file_getattr(2) (Linux 6.17) on the object
+/// behind `fd` (any descriptor, O_PATH too) through its magic link; `attr`
+/// is the caller's `struct file_attr`, read or filled in place.
+pub fn file_attr(fd: BorrowedFd<'_>, set: bool, attr: &mut [u8]) -> Result<()> {
+    let nr = if set { 469 } else { 468 };
+    let path = cstring(proc_self_fd(fd).as_bytes())?;
+    // SAFETY: `path` is NUL-terminated; `attr` is writable for its length.
+    cvt(unsafe { libc::syscall(nr, CWD, path.as_ptr(), attr.as_mut_ptr(), attr.len(), 0) })
+        .map(drop)
+}
+
+/// fchdir(2): moves the calling thread's working directory (per thread once
+/// it has unshared CLONE_FS) to the directory behind `dir`, O_PATH included.
+pub fn change_dir(dir: BorrowedFd<'_>) -> Result<()> {
+    // SAFETY: integer argument only.
+    cvt(unsafe { libc::fchdir(dir.as_raw_fd()) }).map(drop)
 }

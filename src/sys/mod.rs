@@ -7,6 +7,7 @@
 
 pub mod fs;
 pub mod mem;
+pub mod net;
 pub mod process;
 pub mod seccomp;
 

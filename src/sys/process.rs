@@ -158,87 +158,6 @@ pub fn pipe_cloexec() -> Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-/// A connected pair of close-on-exec unix stream sockets (socketpair(2)).
-pub fn socketpair_cloexec() -> Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: `fds` has room for two descriptors.
-    cvt(unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    })?;
-    // SAFETY: socketpair returned two new descriptors that we now own.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-/// Sends `fd` over a unix socket with `SCM_RIGHTS` (sendmsg(2), unix(7)).
-/// Async-signal-safe: no allocation.
-pub fn send_fd(socket: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> Result<()> {
-    let mut byte = [0u8; 1];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    // Room for one cmsghdr carrying one int, aligned for cmsghdr.
-    let mut control = [0u64; 4];
-    // SAFETY: msghdr is plain old data.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    // SAFETY: CMSG_SPACE is a pure computation.
-    msg.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
-    // SAFETY: msg_control points at `control`, large enough for one header
-    // with one int (CMSG_SPACE(4) = 24 <= 32 bytes).
-    unsafe {
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        (*cmsg).cmsg_level = libc::SOL_SOCKET;
-        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
-        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd.as_raw_fd());
-    }
-    // SAFETY: `msg` and everything it points at are valid for the call.
-    cvt(unsafe { libc::sendmsg(socket.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) }).map(drop)
-}
-
-/// Receives one descriptor sent with [`send_fd`] (recvmsg(2)). `Ok(None)` when
-/// the peer closed without sending one.
-pub fn recv_fd(socket: BorrowedFd<'_>) -> Result<Option<OwnedFd>> {
-    let mut byte = [0u8; 1];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    let mut control = [0u64; 4];
-    // SAFETY: msghdr is plain old data.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&control);
-    // SAFETY: `msg` and everything it points at are valid for the call.
-    let n = cvt(unsafe { libc::recvmsg(socket.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) })?;
-    if n == 0 {
-        return Ok(None);
-    }
-    // SAFETY: the kernel filled `control` and set msg_controllen; the CMSG
-    // macros walk only within it.
-    unsafe {
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        if cmsg.is_null()
-            || (*cmsg).cmsg_level != libc::SOL_SOCKET
-            || (*cmsg).cmsg_type != libc::SCM_RIGHTS
-        {
-            return Ok(None);
-        }
-        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>());
-        Ok(Some(OwnedFd::from_raw_fd(fd)))
-    }
-}
-
 /// pidfd_open(2): a descriptor that names process `pid` and cannot be fooled
 /// by pid reuse.
 pub fn pidfd_open(pid: i32) -> Result<OwnedFd> {
@@ -486,4 +405,74 @@ pub fn thread_credentials() -> Credentials {
             groups,
         }
     }
+}
+
+/// tgkill(2)-free signal to one thread by its id (tkill(2)).
+pub fn thread_kill(tid: i32, signal: i32) -> Result<()> {
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::syscall(libc::SYS_tkill, tid, signal) }).map(drop)
+}
+
+/// `_LINUX_CAPABILITY_VERSION_3`: 64-bit capability sets in two halves.
+const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+fn capget_thread() -> Result<[CapData; 2]> {
+    let mut header = CapHeader {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: version 3 takes a header and two data structs, both valid.
+    cvt(unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) })?;
+    Ok(data)
+}
+
+/// The calling thread's effective capability set (capget(2)).
+pub fn thread_effective_caps() -> Result<u64> {
+    let data = capget_thread()?;
+    Ok(u64::from(data[0].effective) | u64::from(data[1].effective) << 32)
+}
+
+/// Sets the calling THREAD's effective capabilities to `effective` limited
+/// to its permitted set (capset(2) changes only the calling thread).
+pub fn set_thread_effective_caps(effective: u64) -> Result<()> {
+    let mut data = capget_thread()?;
+    data[0].effective = (effective as u32) & data[0].permitted;
+    data[1].effective = ((effective >> 32) as u32) & data[1].permitted;
+    let mut header = CapHeader {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    // SAFETY: as in capget_thread.
+    cvt(unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) }).map(drop)
+}
+
+/// Clears the dumpable flag (prctl(2) `PR_SET_DUMPABLE`): processes of the
+/// same user can then no longer ptrace this one, read its memory, or take
+/// its descriptors (ptrace access checks need CAP_SYS_PTRACE for a
+/// non-dumpable process). Children get the flag back when they exec.
+pub fn set_not_dumpable() -> Result<()> {
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) }).map(drop)
+}
+
+/// Sets the dumpable flag again (prctl(2) `PR_SET_DUMPABLE`).
+/// Async-signal-safe.
+pub fn set_dumpable() -> Result<()> {
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) }).map(drop)
 }

@@ -219,3 +219,55 @@ pub fn check_kernel_support() -> std::result::Result<(), &'static str> {
         None => Err("cannot read the kernel release"),
     }
 }
+
+/// A per-worker wait on a listener: epoll(7) with `EPOLLEXCLUSIVE`, so that
+/// one notification wakes one worker, and wakes it through the listener's
+/// poll queue, which `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` serves on the
+/// caller's CPU (a worker blocked inside RECV is woken anywhere).
+#[derive(Debug)]
+pub struct Waiter {
+    epoll: OwnedFd,
+}
+
+impl Waiter {
+    /// Watches `listener` for pending notifications.
+    pub fn new(listener: &Listener) -> Result<Waiter> {
+        // SAFETY: integer argument only.
+        let fd = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
+        // SAFETY: a new descriptor that we own.
+        let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
+        let mut event = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLEXCLUSIVE) as u32,
+            u64: 0,
+        };
+        // SAFETY: `event` is a valid epoll_event for the call.
+        cvt(unsafe {
+            libc::epoll_ctl(fd, libc::EPOLL_CTL_ADD, listener.fd.as_raw_fd(), &mut event)
+        })?;
+        Ok(Waiter { epoll })
+    }
+
+    /// Blocks until a notification may be pending (epoll_wait(2)). Returns
+    /// false when the listener hung up: no process uses the filter any more.
+    pub fn wait(&self) -> Result<bool> {
+        let mut event = libc::epoll_event { events: 0, u64: 0 };
+        loop {
+            // SAFETY: room for one event.
+            let n = unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), &mut event, 1, -1) };
+            if n < 0 {
+                let e = Errno::last();
+                if e.0 == libc::EINTR {
+                    continue;
+                }
+                return Err(e);
+            }
+            if n == 1
+                && event.events & libc::EPOLLIN as u32 == 0
+                && event.events & libc::EPOLLHUP as u32 != 0
+            {
+                return Ok(false);
+            }
+            return Ok(true);
+        }
+    }
+}

@@ -45,7 +45,11 @@ impl Scratch {
 
     /// The rule that allows writing anywhere under `rel` (or the whole dir for "").
     pub fn allow_write(&self, rel: &str) -> String {
-        let p = if rel.is_empty() { self.dir.clone() } else { self.dir.join(rel) };
+        let p = if rel.is_empty() {
+            self.dir.clone()
+        } else {
+            self.dir.join(rel)
+        };
         format!("allow/write+{}/***", p.display())
     }
 }
@@ -58,18 +62,39 @@ impl Drop for Scratch {
 
 /// Runs `stockade ARGS -- COMMAND...` and returns its output.
 pub fn run(args: &[&str], command: &[&str]) -> Output {
-    stockade(args).arg("--").args(command).output().expect("stockade runs")
+    stockade(args)
+        .arg("--")
+        .args(command)
+        .output()
+        .expect("stockade runs")
 }
 
 /// Runs COMMAND without stockade, for the control half of an attack test.
 pub fn run_bare(command: &[&str]) -> Output {
-    Command::new(command[0]).args(&command[1..]).output().expect("command runs")
+    Command::new(command[0])
+        .args(&command[1..])
+        .output()
+        .expect("command runs")
 }
 
 /// `python3 -c CODE`: tests use Python's os module and ctypes to make exact
 /// system calls.
 pub fn py(code: &str) -> Vec<String> {
-    vec!["python3".to_string(), "-c".to_string(), code.to_string()]
+    vec![python().to_string(), "-c".to_string(), code.to_string()]
+}
+
+/// The Python interpreter itself, as Python names it. `python3` on PATH may
+/// be a version manager's shell shim (pyenv) that writes /dev/null and
+/// /dev/tty before starting Python, adding reports of its own to every test.
+pub fn python() -> &'static str {
+    static PYTHON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let out = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("python3 runs");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    })
 }
 
 /// Borrowed view of an owned argv.
@@ -89,7 +114,10 @@ pub fn stdout(o: &Output) -> String {
 pub fn is_root() -> bool {
     // SAFETY-free: read from /proc rather than calling geteuid.
     std::fs::read_to_string("/proc/self/status")
-        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0")))
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+        })
         .unwrap_or(false)
 }
 

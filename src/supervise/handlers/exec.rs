@@ -6,7 +6,7 @@
 //! | execveat| 0     | 1    | 4     |
 
 use super::describe;
-use crate::policy::Category;
+use crate::policy::{Category, Lock};
 use crate::report::Action;
 use crate::supervise::call::{Call, Reply, Step};
 use crate::supervise::resolve::{Base, Lookup};
@@ -31,8 +31,25 @@ pub fn handle(call: &Call, at_form: bool) -> Step<Reply> {
             },
         )
     };
+    let own = call.shared.is_own_exec(call.n.pid);
+    let (checked, lock_exec) = {
+        let policy = call.shared.policy();
+        (
+            policy.is_on(Category::Exec) || policy.has_exec_kill_rules(),
+            policy.lock() == Lock::Exec && !own,
+        )
+    };
+    if !checked {
+        // Watched only so that in-sandbox commands can end at exec: no path
+        // is judged, so there is nothing to race.
+        if lock_exec {
+            let caller = call.become_caller(true)?;
+            call.shared.note_exec(call.n.pid, caller.tgid());
+        }
+        return Ok(Reply::ContinueRacy);
+    }
     let path = call.read_path(arg)?;
-    let _caller = call.become_caller()?;
+    let caller = call.become_caller(lock_exec)?;
     let r = call.resolve(base, &path, lookup)?;
     if r.stat().is_none() {
         return Err(crate::sys::Errno(libc::ENOENT).into());
@@ -50,7 +67,9 @@ pub fn handle(call: &Call, at_form: bool) -> Step<Reply> {
         return Ok(Reply::Kill);
     }
     call.check(Category::Exec, &r.path, || describe::path(&r.path))?;
-    call.shared.note_exec(call.n.pid);
+    if lock_exec {
+        call.shared.note_exec(call.n.pid, caller.tgid());
+    }
     // RACE (known, documented): the new program image must be loaded by the
     // kernel inside the caller, so the call continues there and the kernel
     // reads the path again. A thread sharing the caller's memory can swap the

@@ -4,45 +4,67 @@
 //! query fails with ENOENT, a bad rule with EINVAL, a locked sandbox with
 //! EBUSY, and a category the filter does not watch with EPERM.
 //! `/dev/stockade` itself exists for every process that may send commands.
+//! The same holds for sydbox API 1 under `/dev/sydbox/` (Paludis's
+//! `esandbox`), whose commands are translated into native ones.
 
 use crate::filter::Watch;
+use crate::policy::sydbox::{self, SydboxOption, Translation};
 use crate::policy::{Applied, Category, Command, Lock, parse_rule};
 use crate::report::escape;
-use crate::supervise::call::{Call, Reply, Step};
+use crate::supervise::call::{Call, CallerStatus, Reply, Step};
+use crate::supervise::process;
 use crate::sys::{Errno, fs, mem};
 use std::os::fd::AsFd;
 
 /// The directory under which in-sandbox commands live.
 pub const PREFIX: &[u8] = b"/dev/stockade";
+/// The sydbox API-1 directory Paludis's `esandbox` uses; `/dev/sydbox/1`
+/// exists to say API 1 is spoken.
+pub const SYDBOX_PREFIX: &[u8] = b"/dev/sydbox";
+
+/// The command text after `prefix`, if `path` is `prefix` or below it.
+fn after<'p>(path: &'p [u8], prefix: &[u8]) -> Option<&'p [u8]> {
+    let rest = path.strip_prefix(prefix)?;
+    match rest {
+        [] => Some(rest),
+        [b'/', command @ ..] => Some(command),
+        _ => None,
+    }
+}
 
 /// Whether `path` is a command path.
 pub fn is_magic(path: &[u8]) -> bool {
-    path.strip_prefix(PREFIX)
-        .is_some_and(|rest| rest.is_empty() || rest[0] == b'/')
+    path.starts_with(b"/dev/")
+        && (after(path, PREFIX).is_some() || after(path, SYDBOX_PREFIX).is_some())
 }
 
 /// Applies the command in `path` for the caller and replies as a stat would.
 pub fn handle(call: &Call, path: &[u8]) -> Step<Reply> {
-    let rule = path[PREFIX.len()..].strip_prefix(b"/").unwrap_or(b"");
+    let (rule, sydbox) = match after(path, PREFIX) {
+        Some(rule) => (rule, false),
+        None => (after(path, SYDBOX_PREFIX).unwrap_or(b""), true),
+    };
     call.ensure_valid()?;
+    let exists_only = rule.is_empty() || (sydbox && rule == b"1");
     if locked_for(call) {
-        if rule.is_empty() {
+        if exists_only {
             return Err(Errno(libc::ENOENT).into());
         }
         refuse(call, rule, "the sandbox is locked");
         return Err(Errno(libc::EBUSY).into());
     }
-    if rule.is_empty() {
+    if exists_only {
         return succeed(call);
     }
-    let command = match parse_rule(rule) {
-        Ok(c) => c,
-        Err(e) => {
-            refuse(call, rule, &e.to_string());
-            return Err(Errno(libc::EINVAL).into());
-        }
+    let commands = if sydbox {
+        sydbox_commands(call, rule)?
+    } else {
+        native_command(call, rule)?
     };
-    if let Some(category) = unwatched(&command, &call.shared.watch) {
+    if let Some(category) = commands
+        .iter()
+        .find_map(|c| unwatched(c, &call.shared.watch))
+    {
         let why = format!(
             "{} checking cannot be switched on inside the sandbox: it was off at start",
             category.name()
@@ -50,10 +72,45 @@ pub fn handle(call: &Call, path: &[u8]) -> Step<Reply> {
         refuse(call, rule, &why);
         return Err(Errno(libc::EPERM).into());
     }
-    let applied = call.shared.policy_mut().apply(&command);
-    match applied {
-        Ok(Applied::Done) | Ok(Applied::Query(true)) => succeed(call),
-        Ok(Applied::Query(false)) => Err(Errno(libc::ENOENT).into()),
+    // One write lock for the whole command: concurrent commands from many
+    // processes are applied one after another, none lost or doubled.
+    let mut policy = call.shared.policy_mut();
+    let mut answer = true;
+    for command in &commands {
+        match policy.apply(command) {
+            Ok(Applied::Done) => {}
+            Ok(Applied::Query(yes)) => answer &= yes,
+            Err(e) => {
+                drop(policy);
+                refuse(call, rule, &e.to_string());
+                return Err(Errno(libc::EINVAL).into());
+            }
+        }
+    }
+    drop(policy);
+    if answer {
+        succeed(call)
+    } else {
+        Err(Errno(libc::ENOENT).into())
+    }
+}
+
+fn native_command(call: &Call, rule: &[u8]) -> Step<Vec<Command>> {
+    parse_rule(rule).map(|c| vec![c]).map_err(|e| {
+        refuse(call, rule, &e.to_string());
+        Errno(libc::EINVAL).into()
+    })
+}
+
+fn sydbox_commands(call: &Call, rule: &[u8]) -> Step<Vec<Command>> {
+    match sydbox::translate(rule) {
+        Ok(Translation::Commands(commands)) => Ok(commands),
+        Ok(Translation::Option(SydboxOption::SuccessfulBind(on))) => {
+            call.shared.set_allow_bound(on);
+            Ok(Vec::new())
+        }
+        // Run options such as exit_wait_all only mean something at start.
+        Ok(_) => Ok(Vec::new()),
         Err(e) => {
             refuse(call, rule, &e.to_string());
             Err(Errno(libc::EINVAL).into())
@@ -65,8 +122,35 @@ fn locked_for(call: &Call) -> bool {
     match call.shared.policy().lock() {
         Lock::Off => false,
         Lock::On => true,
-        Lock::Exec => call.shared.has_execed(call.n.pid),
+        Lock::Exec => execed_lineage(call),
     }
+}
+
+/// Under `lock:exec`, a process is locked once it has exec'd, and so is
+/// everything it forks afterwards: the lock passes down the tree the way a
+/// forked child inherits its parent's state. So the caller is locked when it
+/// or an ancestor has exec'd since the lock was set. (A child forked before
+/// its parent's exec is locked too: the safe side.)
+fn execed_lineage(call: &Call) -> bool {
+    let shared = call.shared;
+    let tgid = CallerStatus::read(call.n.pid)
+        .map(|st| st.tgid as u32)
+        .unwrap_or(call.n.pid);
+    if shared.has_execed(call.n.pid) || shared.has_execed(tgid) {
+        return true;
+    }
+    let me = crate::sys::process::pid();
+    let mut pid = tgid as i32;
+    while let Some(parent) = process::parent_of(pid) {
+        if parent <= 1 || parent == me {
+            return false;
+        }
+        if shared.has_execed(parent as u32) {
+            return true;
+        }
+        pid = parent;
+    }
+    false
 }
 
 /// A category the command would switch on although the filter cannot see it.

@@ -7,10 +7,12 @@ pub mod describe;
 pub mod exec;
 pub mod magic;
 pub mod mutate;
+pub mod net;
 pub mod open;
 pub mod stat;
 
 use super::call::{Call, Reply};
+use crate::filter;
 use stat::Kind;
 
 /// Setxattrat and friends are newer than the libc crate's tables.
@@ -58,10 +60,17 @@ pub fn dispatch(call: &Call) -> Reply {
         libc::SYS_lremovexattr => mutate::path_xattr(call, false, false),
         SYS_SETXATTRAT => mutate::xattr_at(call, true),
         SYS_REMOVEXATTRAT => mutate::xattr_at(call, false),
+        filter::SYS_FILE_SETATTR => mutate::file_setattr(call),
+        filter::SYS_FILE_GETATTR => stat::handle(call, Kind::FileGetattr),
         libc::SYS_fchmod => mutate::fchmod(call),
         libc::SYS_fchown => mutate::fchown(call),
         libc::SYS_fsetxattr => mutate::fd_xattr(call, true),
         libc::SYS_fremovexattr => mutate::fd_xattr(call, false),
+        libc::SYS_bind => net::bind(call),
+        libc::SYS_connect => net::connect(call),
+        libc::SYS_sendto => net::sendto(call),
+        libc::SYS_sendmsg => net::sendmsg(call),
+        libc::SYS_sendmmsg => net::sendmmsg(call),
         libc::SYS_execve => exec::handle(call, false),
         libc::SYS_execveat => exec::handle(call, true),
         libc::SYS_stat => stat::handle(call, Kind::Stat),

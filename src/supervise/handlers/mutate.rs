@@ -9,6 +9,7 @@
 //! - the object: truncate(0) chmod(0) fchmodat(0,1) fchmodat2(0,1) chown(0)
 //!   lchown(0) fchownat(0,1) utime(0) utimes(0) futimesat(0,1) utimensat(0,1)
 //!   setxattr lsetxattr removexattr lremovexattr(0) setxattrat removexattrat(0,1)
+//!   file_setattr(0,1)
 //! - a descriptor: fchmod fchown fsetxattr fremovexattr(0), utimensat with a
 //!   NULL path (futimens).
 
@@ -85,8 +86,19 @@ fn on_path(
     act: impl FnOnce(&Resolved) -> Result<(), Errno>,
 ) -> Step<Reply> {
     let path = call.read_path(p.arg)?;
-    let _caller = call.become_caller()?;
+    // mkdir and mknod create with the caller's umask.
+    let creates = matches!(
+        call.n.nr,
+        libc::SYS_mkdir | libc::SYS_mkdirat | libc::SYS_mknod | libc::SYS_mknodat
+    );
+    let _caller = call.become_caller(creates)?;
     let r = call.resolve(p.base, &path, p.lookup)?;
+    let only_creates = creates || matches!(call.n.nr, libc::SYS_symlink | libc::SYS_symlinkat);
+    if only_creates {
+        call.fail_if_exists(&r)?;
+    } else {
+        call.fail_if_missing(&r)?;
+    }
     call.check(Category::Write, &r.path, || describe::path(&r.path))?;
     act(&r)?;
     Ok(Reply::Value(0))
@@ -101,9 +113,25 @@ fn on_two_paths(
 ) -> Step<Reply> {
     let old = call.read_path(from.arg)?;
     let new = call.read_path(to.arg)?;
-    let _caller = call.become_caller()?;
+    let _caller = call.become_caller(false)?;
     let a = call.resolve(from.base, &old, from.lookup)?;
     let b = call.resolve(to.base, &new, to.lookup)?;
+    // The source must exist (ENOENT first, as in the kernel); a link's new
+    // name must not (EEXIST).
+    call.fail_if_missing(&a)?;
+    let rename_flags = if call.n.nr == libc::SYS_renameat2 {
+        call.arg(4) as u32
+    } else {
+        0
+    };
+    if matches!(call.n.nr, libc::SYS_link | libc::SYS_linkat)
+        || rename_flags & libc::RENAME_NOREPLACE != 0
+    {
+        call.fail_if_exists(&b)?;
+    }
+    if rename_flags & libc::RENAME_EXCHANGE != 0 {
+        call.fail_if_missing(&b)?;
+    }
     let show = || format!("{}, {}", describe::path(&a.path), describe::path(&b.path));
     call.check(Category::Write, &a.path, show)?;
     call.check(Category::Write, &b.path, show)?;
@@ -119,8 +147,8 @@ fn on_fd(
     act: impl FnOnce(BorrowedFd<'_>) -> Result<(), Errno>,
 ) -> Step<Reply> {
     let fd = call.caller_fd(call.int(fd_arg))?;
-    let _caller = call.become_caller()?;
-    let path = fs::fd_path(fd.as_fd())?;
+    let _caller = call.become_caller(false)?;
+    let path = crate::supervise::resolve::object_path(fd.as_fd())?;
     call.check(Category::Write, &path, || {
         format!("{}, {}", call.int(fd_arg), describe::path(&path))
     })?;
@@ -387,6 +415,22 @@ pub fn xattr_at(call: &Call, set: bool) -> Step<Reply> {
             fs::remove_xattr(r.open_object()?.as_fd(), true, &name)
         })
     }
+}
+
+/// The largest `struct file_attr` copied; the kernel's is 32 bytes (6.17).
+const FILE_ATTR_MAX: usize = 64;
+
+/// file_setattr(2) (Linux 6.17): `(dirfd 0, path 1, attr 2, size 3, at_flags 4)`.
+pub fn file_setattr(call: &Call) -> Step<Reply> {
+    let size = call.arg(3) as usize;
+    if size == 0 || size > FILE_ATTR_MAX {
+        return Err(Errno(libc::EINVAL).into());
+    }
+    let mut attr = call.read_bytes(call.arg(2), size)?;
+    let p = at(call, 0, at_lookup(call.int(4), true));
+    on_path(call, p, |r| {
+        fs::file_attr(r.open_object()?.as_fd(), true, &mut attr)
+    })
 }
 
 /// fchmod(2).

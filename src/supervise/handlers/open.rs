@@ -15,9 +15,13 @@ use crate::supervise::resolve::{Base, Lookup, Target};
 use crate::sys::{Errno, fs};
 use std::os::fd::AsFd;
 
+/// `__O_TMPFILE`: O_TMPFILE without the O_DIRECTORY bit it includes, which
+/// plain directory opens carry too.
+const O_TMPFILE_BIT: i32 = libc::O_TMPFILE & !libc::O_DIRECTORY;
+
 /// Flags that make an open a write.
 const WRITE_FLAGS: i32 =
-    libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC | libc::O_TMPFILE;
+    libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC | O_TMPFILE_BIT;
 
 /// What one open asks for.
 struct Request {
@@ -34,7 +38,7 @@ pub fn open(call: &Call) -> Step<Reply> {
         base: Base::Cwd,
         path_arg: 0,
         flags: call.int(1),
-        mode: call.arg(2) as u32,
+        mode: creation_mode(call.int(1), call.arg(2)),
         resolve: 0,
     };
     perform(call, req)
@@ -46,7 +50,7 @@ pub fn openat(call: &Call) -> Step<Reply> {
         base: Base::from_dirfd(call.arg(0)),
         path_arg: 1,
         flags: call.int(2),
-        mode: call.arg(3) as u32,
+        mode: creation_mode(call.int(2), call.arg(3)),
         resolve: 0,
     };
     perform(call, req)
@@ -87,6 +91,16 @@ pub fn openat2(call: &Call) -> Step<Reply> {
     perform(call, req)
 }
 
+/// open(2) ignores the mode unless it creates; openat2(2), which performs
+/// every open here, refuses one.
+fn creation_mode(flags: i32, mode: u64) -> u32 {
+    if flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE {
+        mode as u32
+    } else {
+        0
+    }
+}
+
 fn perform(call: &Call, req: Request) -> Step<Reply> {
     const SUPPORTED: u64 =
         libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS | libc::RESOLVE_BENEATH;
@@ -101,9 +115,9 @@ fn perform(call: &Call, req: Request) -> Step<Reply> {
         .into());
     }
     let path = call.read_path(req.path_arg)?;
-    let _caller = call.become_caller()?;
     let flags = req.flags;
     let creating = flags & libc::O_CREAT != 0;
+    let _caller = call.become_caller(creating || flags & libc::O_TMPFILE == libc::O_TMPFILE)?;
     let lookup = Lookup {
         follow_final: flags & libc::O_NOFOLLOW == 0 && !(creating && flags & libc::O_EXCL != 0),
         empty_path: false,
@@ -112,8 +126,14 @@ fn perform(call: &Call, req: Request) -> Step<Reply> {
         beneath: req.resolve & libc::RESOLVE_BENEATH != 0,
     };
     let resolved = call.resolve(req.base, &path, lookup)?;
+    if creating && flags & libc::O_EXCL != 0 {
+        call.fail_if_exists(&resolved)?;
+    }
+    // O_PATH reads nothing: it only names the object, as a stat does.
     let category = if flags & WRITE_FLAGS != 0 {
         Category::Write
+    } else if flags & libc::O_PATH != 0 {
+        Category::Stat
     } else {
         Category::Read
     };
@@ -124,6 +144,18 @@ fn perform(call: &Call, req: Request) -> Step<Reply> {
             describe::open_flags(flags)
         )
     })?;
+    if flags & libc::O_PATH != 0 {
+        // RACE (bounded): SECCOMP_IOCTL_NOTIF_ADDFD cannot pass an O_PATH
+        // descriptor (the kernel's fget refuses FMODE_PATH files with
+        // EBADF), so an allowed O_PATH open runs in the caller and the kernel
+        // reads the path again. An O_PATH descriptor reads and writes
+        // nothing: every use of it that matters (reopening through
+        // /proc/self/fd, *at calls relative to it, fchownat/AT_EMPTY_PATH) is
+        // resolved to its real path and checked again. What a swapped path
+        // can win is stat-level knowledge, and only while stat checks are
+        // on; with them off no decision rested on the path.
+        return Ok(Reply::ContinueRacy);
+    }
     // Our own copy is always close-on-exec; the caller's gets its own flag.
     let ours = (flags | libc::O_CLOEXEC) as u64;
     let fd = match &resolved.target {
@@ -150,11 +182,16 @@ fn perform(call: &Call, req: Request) -> Step<Reply> {
             // Reopen the very object through its magic link, as the kernel
             // does for /proc/self/fd/N.
             let reopen = ours & !((libc::O_NOFOLLOW | libc::O_CREAT | libc::O_EXCL) as u64);
+            let mode = if flags & libc::O_TMPFILE == libc::O_TMPFILE {
+                u64::from(req.mode)
+            } else {
+                0
+            };
             fs::openat2(
                 None,
                 fs::proc_self_fd(fd.as_fd()).as_bytes(),
                 reopen,
-                u64::from(req.mode),
+                mode,
                 0,
             )?
         }

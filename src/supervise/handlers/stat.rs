@@ -14,6 +14,7 @@
 //! | listxattr, llistxattr | cwd | 0 | - | list 1, size 2 |
 //! | getxattrat | 0 | 1 | 2 | name 3, args 4 |
 //! | listxattrat | 0 | 1 | 2 | list 3, size 4 |
+//! | file_getattr | 0 | 1 | 4 | attr 2, size 3 |
 //! | chdir | cwd | 0 | - | - |
 //!
 //! When the stat category is off, these calls are watched only because
@@ -57,6 +58,8 @@ pub enum Kind {
     Getxattrat,
     /// listxattrat(2).
     Listxattrat,
+    /// file_getattr(2) (Linux 6.17).
+    FileGetattr,
     /// chdir(2).
     Chdir,
 }
@@ -79,6 +82,7 @@ fn path_of(call: &Call, kind: Kind) -> (Base, usize, Lookup) {
         Kind::Getxattr(f) | Kind::Listxattr(f) => (Base::Cwd, 0, follow(f)),
         Kind::Newfstatat => (dirfd, 1, at_flags(call.int(3))),
         Kind::Statx | Kind::Getxattrat | Kind::Listxattrat => (dirfd, 1, at_flags(call.int(2))),
+        Kind::FileGetattr => (dirfd, 1, at_flags(call.int(4))),
         Kind::Faccessat => (dirfd, 1, follow(true)),
         Kind::Faccessat2 => (dirfd, 1, at_flags(call.int(3))),
         Kind::Readlinkat => (
@@ -101,17 +105,87 @@ pub fn handle(call: &Call, kind: Kind) -> Step<Reply> {
     } else {
         call.read_path(arg)?
     };
-    if magic::is_magic(&path) {
+    let carries_commands = matches!(
+        kind,
+        Kind::Stat
+            | Kind::Lstat
+            | Kind::Newfstatat
+            | Kind::Statx
+            | Kind::Access
+            | Kind::Faccessat
+            | Kind::Faccessat2
+    );
+    if carries_commands && magic::is_magic(&path) {
         return magic::handle(call, &path);
     }
     if !call.shared.policy().is_on(Category::Stat) {
         // See the module comment: no decision rests on the path here.
         return Ok(Reply::ContinueRacy);
     }
-    let _caller = call.become_caller()?;
-    let r = call.resolve(base, &path, lookup)?;
-    call.check(Category::Stat, &r.path, || describe::path(&r.path))?;
+    let _caller = call.become_caller(false)?;
+    let r = match call.resolve(base, &path, lookup) {
+        Ok(r) => r,
+        Err(Reply::Error(e)) => return Err(hide_failure(call, base, &path, e)),
+        Err(other) => return Err(other),
+    };
+    // A descriptor the caller already holds (fstat) names no path to judge;
+    // the call is still emulated on the object, not continued, so that the
+    // path cannot be filled in after this check.
+    if !path.is_empty() {
+        call.check(Category::Stat, &r.path, || describe::path(&r.path))?;
+    }
     emulate(call, kind, &r)
+}
+
+/// A lookup that failed on the way (ENOTDIR under a file, ELOOP, EACCES)
+/// would tell the caller something about a path it may not see. When the
+/// lexical path is hidden, the failure is the denial: ENOENT, reported.
+fn hide_failure(call: &Call, base: Base, path: &[u8], errno: Errno) -> Reply {
+    if errno.0 == libc::ENOENT {
+        return Reply::Error(errno);
+    }
+    let Some(lexical) = lexical_path(call, base, path) else {
+        return Reply::Error(errno);
+    };
+    match call.check(Category::Stat, &lexical, || describe::path(&lexical)) {
+        Ok(()) => Reply::Error(errno),
+        Err(denied) => denied,
+    }
+}
+
+/// `path` made absolute against the caller's cwd or dirfd and normalised
+/// without touching the filesystem.
+fn lexical_path(call: &Call, base: Base, path: &[u8]) -> Option<Vec<u8>> {
+    let mut full = if path.first() == Some(&b'/') {
+        Vec::new()
+    } else {
+        let link = match base {
+            Base::Cwd => format!("/proc/{}/cwd", call.n.pid),
+            Base::Fd(fd) => format!("/proc/{}/fd/{fd}", call.n.pid),
+        };
+        fs::readlink_at(None, link.as_bytes()).ok()?
+    };
+    full.push(b'/');
+    full.extend_from_slice(path);
+    let mut out: Vec<&[u8]> = Vec::new();
+    for part in full.split(|&b| b == b'/') {
+        match part {
+            b"" | b"." => {}
+            b".." => {
+                out.pop();
+            }
+            name => out.push(name),
+        }
+    }
+    let mut joined = Vec::with_capacity(full.len());
+    for part in &out {
+        joined.push(b'/');
+        joined.extend_from_slice(part);
+    }
+    if joined.is_empty() {
+        joined.push(b'/');
+    }
+    Some(joined)
 }
 
 fn emulate(call: &Call, kind: Kind, r: &Resolved) -> Step<Reply> {
@@ -191,6 +265,16 @@ fn emulate(call: &Call, kind: Kind, r: &Resolved) -> Step<Reply> {
                 (call.arg(1), call.arg(2))
             };
             xattr_reply(pid, obj, None, list, size)
+        }
+        Kind::FileGetattr => {
+            let size = call.arg(3) as usize;
+            if size == 0 || size > 64 {
+                return Err(Errno(libc::EINVAL).into());
+            }
+            let mut attr = call.read_bytes(call.arg(2), size)?;
+            fs::file_attr(obj, false, &mut attr)?;
+            mem::write_bytes(pid, call.arg(2), &attr)?;
+            Ok(Reply::Value(0))
         }
         Kind::Chdir => {
             // RACE: no system call changes another process's working
