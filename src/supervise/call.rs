@@ -117,9 +117,11 @@ impl Call<'_> {
         if !full && !self.shared.as_root {
             return Ok(CredentialGuard::unchanged(self.n.pid));
         }
+        // No ID_VALID here: if the pid was reused, the status is another
+        // process's, but nothing is done with it before the check that
+        // follows the path walk (`resolve`) or the descriptor copy.
         let status = CallerStatus::read(self.n.pid)?;
-        self.ensure_valid()?;
-        CredentialGuard::apply(&status, self.shared.as_root)
+        CredentialGuard::apply(&status, self.shared.as_root, full)
     }
 
     /// A duplicate of the caller's descriptor `fd` (pidfd_getfd(2)), sharing
@@ -262,6 +264,21 @@ impl Call<'_> {
     }
 }
 
+thread_local! {
+    /// This worker's own effective capabilities, read once: every guard puts
+    /// them back as they were.
+    static OWN_CAPS: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+fn own_effective_caps() -> Step<u64> {
+    if let Some(caps) = OWN_CAPS.get() {
+        return Ok(caps);
+    }
+    let caps = process::thread_effective_caps()?;
+    OWN_CAPS.set(Some(caps));
+    Ok(caps)
+}
+
 /// What `/proc/PID/status` says about a caller's filesystem identity.
 #[derive(Debug, Clone, Default)]
 pub struct CallerStatus {
@@ -327,7 +344,6 @@ impl CallerStatus {
 /// Dropping it restores the supervisor's own.
 pub struct CredentialGuard {
     tgid: u32,
-    previous_umask: Option<u32>,
     previous: Option<process::Credentials>,
     previous_caps: Option<u64>,
 }
@@ -336,7 +352,6 @@ impl CredentialGuard {
     fn unchanged(pid: u32) -> CredentialGuard {
         CredentialGuard {
             tgid: pid,
-            previous_umask: None,
             previous: None,
             previous_caps: None,
         }
@@ -348,13 +363,15 @@ impl CredentialGuard {
         self.tgid
     }
 
-    fn apply(status: &CallerStatus, as_root: bool) -> Step<CredentialGuard> {
+    fn apply(status: &CallerStatus, as_root: bool, creates: bool) -> Step<CredentialGuard> {
         // Each worker has its own fs context (unshare(CLONE_FS)), so the
-        // umask set here is this thread's alone.
-        let previous_umask = Some(process::set_umask(status.umask));
+        // umask set here is this thread's alone. It matters only to calls
+        // that create, which always set it, so it is never restored.
+        if creates {
+            process::set_umask(status.umask);
+        }
         let mut guard = CredentialGuard {
             tgid: status.tgid as u32,
-            previous_umask,
             previous: None,
             previous_caps: None,
         };
@@ -374,7 +391,7 @@ impl CredentialGuard {
         // caller with ambient capabilities keeps them. Effective
         // capabilities are per thread.
         if as_root {
-            let ours = process::thread_effective_caps()?;
+            let ours = own_effective_caps()?;
             if ours != status.cap_effective {
                 guard.previous_caps = Some(ours);
                 process::set_thread_effective_caps(status.cap_effective)?;
@@ -386,9 +403,6 @@ impl CredentialGuard {
 
 impl Drop for CredentialGuard {
     fn drop(&mut self) {
-        if let Some(mask) = self.previous_umask {
-            process::set_umask(mask);
-        }
         // Capabilities first: setgroups and setfsuid need CAP_SETGID and
         // CAP_SETUID back in the effective set. A worker that cannot get its
         // identity back must not serve anyone else.

@@ -320,10 +320,12 @@ pub fn read_small_file(path: &[u8], buf: &mut Vec<u8>) -> Result<()> {
     loop {
         // SAFETY: `chunk` is writable for its length.
         let n = cvt(unsafe { libc::read(fd.as_raw_fd(), chunk.as_mut_ptr().cast(), chunk.len()) })?;
-        if n == 0 {
+        buf.extend_from_slice(&chunk[..n as usize]);
+        // procfs files are generated whole and handed out in one read when
+        // the buffer holds them; a short read is the end.
+        if (n as usize) < chunk.len() {
             return Ok(());
         }
-        buf.extend_from_slice(&chunk[..n as usize]);
     }
 }
 

@@ -220,50 +220,17 @@ pub fn check_kernel_support() -> std::result::Result<(), &'static str> {
     }
 }
 
-/// A per-worker wait on a listener: epoll(7) with `EPOLLEXCLUSIVE`, so that
-/// one notification wakes one worker, and wakes it through the listener's
-/// poll queue, which `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` serves on the
-/// caller's CPU (a worker blocked inside RECV is woken anywhere).
-#[derive(Debug)]
-pub struct Waiter {
-    epoll: OwnedFd,
-}
-
-impl Waiter {
-    /// Watches `listener` for pending notifications.
-    pub fn new(listener: &Listener) -> Result<Waiter> {
-        // SAFETY: integer argument only.
-        let fd = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
-        // SAFETY: a new descriptor that we own.
-        let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
-        let mut event = libc::epoll_event {
-            events: (libc::EPOLLIN | libc::EPOLLEXCLUSIVE) as u32,
-            u64: 0,
+impl Listener {
+    /// Whether the listener has hung up: no process uses the filter any
+    /// more, so nothing can arrive (poll(2) with no wait).
+    pub fn hung_up(&self) -> bool {
+        let mut pfd = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
         };
-        // SAFETY: `event` is a valid epoll_event for the call.
-        cvt(unsafe {
-            libc::epoll_ctl(fd, libc::EPOLL_CTL_ADD, listener.fd.as_raw_fd(), &mut event)
-        })?;
-        Ok(Waiter { epoll })
-    }
-
-    /// Blocks until a notification may be pending (epoll_wait(2)). Returns
-    /// false when the listener hung up: no process uses the filter any more.
-    pub fn wait(&self) -> Result<bool> {
-        let mut event = libc::epoll_event { events: 0, u64: 0 };
-        loop {
-            // SAFETY: room for one event.
-            let n = unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), &mut event, 1, -1) };
-            if n < 0 {
-                let e = Errno::last();
-                if e.0 == libc::EINTR {
-                    continue;
-                }
-                return Err(e);
-            }
-            // The listener hangs up once no process uses the filter: nothing
-            // can arrive any more, whatever else the event says.
-            return Ok(!(n == 1 && event.events & libc::EPOLLHUP as u32 != 0));
-        }
+        // SAFETY: one valid pollfd; a zero timeout never blocks.
+        let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+        n == 1 && pfd.revents & libc::POLLHUP != 0
     }
 }
