@@ -8,6 +8,7 @@ use crate::report::{Action, Event};
 use crate::sys::seccomp::Notification;
 use crate::sys::{Errno, fs, mem, process};
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
 
 /// How a handled call ends.
 #[derive(Debug)]
@@ -44,12 +45,30 @@ pub type Step<T> = Result<T, Reply>;
 /// A notification in the hands of a worker.
 pub struct Call<'a> {
     /// Shared supervisor state.
-    pub shared: &'a Shared,
+    pub shared: &'a Arc<Shared>,
     /// The notification.
     pub n: Notification,
+    /// Its slot in the pool's table of calls in flight.
+    pub slot: usize,
 }
 
 impl Call<'_> {
+    /// Announces that the call is about to block (a FIFO open, a connect,
+    /// a send on a full socket): the receiving passes to another thread
+    /// first, so the other calls go on. Fails with EAGAIN when the pool is
+    /// full, rather than blocking with nobody left to receive; with EINTR
+    /// when the watchdog has already interrupted the call.
+    pub fn may_block(&self) -> Step<()> {
+        if self.shared.pool.interrupted(self.slot) {
+            return Err(Reply::Error(Errno(libc::EINTR)));
+        }
+        if super::pool::hand_off(self.shared, self.slot) {
+            Ok(())
+        } else {
+            Err(Reply::Error(Errno(libc::EAGAIN)))
+        }
+    }
+
     /// The caller, for path resolution.
     pub fn caller(&self) -> Caller {
         Caller { pid: self.n.pid }

@@ -80,9 +80,13 @@ fn read_message(fd: &OwnedFd) -> Result<Option<(u32, i32)>, Errno> {
 
 /// Forks a child that installs `filter` and then runs `exec`. Returns once the
 /// supervisor holds the listener; the exec itself may still be pending.
+///
+/// `nofile`: the descriptor limits the command must start with, when the
+/// supervisor raised its own.
 pub fn spawn(
     exec: &process::ExecArgs,
     filter: &[libc::sock_filter],
+    nofile: Option<(u64, u64)>,
 ) -> Result<Spawned, SpawnError> {
     let (status_reader, status_writer) = process::pipe_cloexec().map_err(setup("create a pipe"))?;
     let (ack_reader, ack_writer) = process::pipe_cloexec().map_err(setup("create a pipe"))?;
@@ -95,7 +99,7 @@ pub fn spawn(
     #[allow(unsafe_code)]
     let forked = unsafe { process::fork() };
     match forked.map_err(setup("fork"))? {
-        process::Forked::Child => child(exec, filter, parent, &status_writer, &ack_reader),
+        process::Forked::Child => child(exec, filter, parent, nofile, &status_writer, &ack_reader),
         process::Forked::Parent(pid) => {
             drop(status_writer);
             drop(ack_reader);
@@ -131,6 +135,7 @@ fn child(
     exec: &process::ExecArgs,
     filter: &[libc::sock_filter],
     parent: i32,
+    nofile: Option<(u64, u64)>,
     status: &OwnedFd,
     ack: &OwnedFd,
 ) -> ! {
@@ -140,6 +145,12 @@ fn child(
         process::exit_immediately(126);
     }
     process::reset_signals_for_exec();
+    // The supervisor raised its own soft limit; exec would pass that on.
+    if let Some((soft, hard)) = nofile
+        && process::set_nofile_limit(soft, hard).is_err()
+    {
+        process::exit_immediately(126);
+    }
     // The supervisor is not dumpable, and a fork keeps that until exec; the
     // supervisor must be able to take the listener from this child.
     if process::set_dumpable().is_err() {

@@ -192,6 +192,8 @@ pub fn connect(call: &Call) -> Step<Reply> {
     let _caller = call.become_caller(false)?;
     let checked = decode(call, raw, false)?;
     check(call, Category::NetConnect, &checked)?;
+    // A connect may wait for a full backlog or a distant peer.
+    call.may_block()?;
     net::connect(sock.as_fd(), &checked.bytes)?;
     Ok(Reply::Value(0))
 }
@@ -220,13 +222,42 @@ fn send(
     control: &[u8],
     flags: i32,
 ) -> Step<usize> {
-    match net::send_message(
-        sock.as_fd(),
-        data,
-        dest,
-        control,
-        flags | libc::MSG_NOSIGNAL,
-    ) {
+    let flags = flags | libc::MSG_NOSIGNAL;
+    // Try without waiting first: only a send that would block (a full
+    // socket buffer) hands the receiving over before it waits.
+    let first = if flags & libc::MSG_DONTWAIT == 0 {
+        net::send_message(
+            sock.as_fd(),
+            data,
+            dest,
+            control,
+            flags | libc::MSG_DONTWAIT,
+        )
+    } else {
+        net::send_message(sock.as_fd(), data, dest, control, flags)
+    };
+    let blocking = flags & libc::MSG_DONTWAIT == 0;
+    let result = match first {
+        Err(e) if e.0 == libc::EAGAIN && blocking => {
+            call.may_block()?;
+            net::send_message(sock.as_fd(), data, dest, control, flags)
+        }
+        // A stream socket took part of it: a blocking send waits for room
+        // for the rest, and returns the part sent if a signal cuts it short.
+        Ok(n) if n < data.len() && blocking => {
+            call.may_block()?;
+            let mut sent = n;
+            while sent < data.len() {
+                match net::send_message(sock.as_fd(), &data[sent..], None, &[], flags) {
+                    Ok(more) => sent += more,
+                    Err(_) => break,
+                }
+            }
+            Ok(sent)
+        }
+        other => other,
+    };
+    match result {
         Ok(n) => Ok(n),
         Err(e) => {
             if e.0 == libc::EPIPE && flags & libc::MSG_NOSIGNAL == 0 {

@@ -158,6 +158,14 @@ fn perform(call: &Call, req: Request) -> Step<Reply> {
     }
     // Our own copy is always close-on-exec; the caller's gets its own flag.
     let ours = (flags | libc::O_CLOEXEC) as u64;
+    // A FIFO's open waits for its other end (unless O_NONBLOCK, or O_RDWR,
+    // which Linux opens at once).
+    if resolved.stat().is_some_and(|st| st.kind() == libc::S_IFIFO)
+        && flags & libc::O_NONBLOCK == 0
+        && flags & libc::O_ACCMODE != libc::O_RDWR
+    {
+        call.may_block()?;
+    }
     let fd = match &resolved.target {
         Target::Entry { dir, name, .. } => {
             // O_NOFOLLOW: the final symlink, if the caller's flags follow one,
