@@ -222,6 +222,7 @@ fn send(
     control: &[u8],
     flags: i32,
 ) -> Step<usize> {
+    let caller_flags = flags;
     let flags = flags | libc::MSG_NOSIGNAL;
     // Try without waiting first: only a send that would block (a full
     // socket buffer) hands the receiving over before it waits.
@@ -260,7 +261,7 @@ fn send(
     match result {
         Ok(n) => Ok(n),
         Err(e) => {
-            if e.0 == libc::EPIPE && flags & libc::MSG_NOSIGNAL == 0 {
+            if e.0 == libc::EPIPE && caller_flags & libc::MSG_NOSIGNAL == 0 {
                 let _ = process::thread_kill(call.n.pid as i32, libc::SIGPIPE);
             }
             Err(e.into())
