@@ -7,7 +7,7 @@ use crate::policy::{Category, Outcome};
 use crate::report::{Action, Event};
 use crate::sys::seccomp::Notification;
 use crate::sys::{Errno, fs, mem, process};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 /// How a handled call ends.
@@ -139,15 +139,21 @@ impl Call<'_> {
         // No ID_VALID here: if the pid was reused, the status is another
         // process's, but nothing is done with it before the check that
         // follows the path walk (`resolve`) or the descriptor copy.
-        let status = CallerStatus::read(self.n.pid)?;
+        let status = CallerStatus::read_cached(&self.shared.callers, self.n.pid)?;
         CredentialGuard::apply(&status, self.shared.as_root, full)
     }
 
     /// A duplicate of the caller's descriptor `fd` (pidfd_getfd(2)), sharing
     /// its open file description.
     pub fn caller_fd(&self, fd: i32) -> Step<OwnedFd> {
-        let pidfd = self.pidfd()?;
-        let dup = process::pidfd_getfd(pidfd.as_fd(), fd).map_err(|e| {
+        // Through the caller's cached pidfd: no pidfd_open per call.
+        let dup = super::callers::getfd(&self.shared.callers, self.n.pid, fd, || {
+            self.open_pidfd().map_err(|reply| match reply {
+                Reply::Error(e) => e,
+                _ => Errno(libc::ESRCH),
+            })
+        })
+        .map_err(|e| {
             if e.0 == libc::EBADF || e.0 == libc::ENOENT {
                 Reply::Error(Errno(libc::EBADF))
             } else {
@@ -160,6 +166,13 @@ impl Call<'_> {
 
     /// A pidfd naming the calling thread.
     pub fn pidfd(&self) -> Step<OwnedFd> {
+        let fd = self.open_pidfd();
+        self.ensure_valid()?;
+        fd
+    }
+
+    /// A new pidfd for the calling thread, not yet checked with ID_VALID.
+    fn open_pidfd(&self) -> Step<OwnedFd> {
         const PIDFD_THREAD: i32 = libc::O_EXCL;
         let pid = self.n.pid as i32;
         // Before Linux 6.9 only a thread group leader has a pidfd.
@@ -168,7 +181,6 @@ impl Call<'_> {
             .or_else(|_| {
                 process::pidfd_open(CallerStatus::read(self.n.pid)?.tgid).map_err(Reply::from)
             });
-        self.ensure_valid()?;
         fd
     }
 
@@ -289,6 +301,19 @@ thread_local! {
     static OWN_CAPS: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
 }
 
+thread_local! {
+    /// The umask this worker last set, to skip umask(2) when it is the same.
+    static UMASK: std::cell::Cell<Option<u32>> = const { std::cell::Cell::new(None) };
+}
+
+/// Sets this worker's umask unless it already is `mask`.
+fn set_umask_once(mask: u32) {
+    if UMASK.get() != Some(mask) {
+        process::set_umask(mask);
+        UMASK.set(Some(mask));
+    }
+}
+
 fn own_effective_caps() -> Step<u64> {
     if let Some(caps) = OWN_CAPS.get() {
         return Ok(caps);
@@ -320,6 +345,13 @@ impl CallerStatus {
     pub fn read(pid: u32) -> Step<CallerStatus> {
         let mut buf = Vec::with_capacity(2048);
         fs::read_small_file(format!("/proc/{pid}/status").as_bytes(), &mut buf)?;
+        Ok(CallerStatus::parse(&buf))
+    }
+
+    /// Reads `/proc/PID/status` through the descriptor cached for `pid`.
+    pub fn read_cached(callers: &super::callers::Callers, pid: u32) -> Step<CallerStatus> {
+        let mut buf = Vec::with_capacity(4096);
+        callers.read_status(pid, &mut buf)?;
         Ok(CallerStatus::parse(&buf))
     }
 
@@ -387,7 +419,7 @@ impl CredentialGuard {
         // umask set here is this thread's alone. It matters only to calls
         // that create, which always set it, so it is never restored.
         if creates {
-            process::set_umask(status.umask);
+            set_umask_once(status.umask);
         }
         let mut guard = CredentialGuard {
             tgid: status.tgid as u32,

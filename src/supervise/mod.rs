@@ -3,6 +3,7 @@
 //! `pool.rs`), watch the calls in flight (`watchdog.rs`), and wait for the tree.
 
 pub mod call;
+pub mod callers;
 pub mod handlers;
 pub mod pool;
 pub mod process;
@@ -113,6 +114,8 @@ pub struct Shared {
     allow_bound: std::sync::atomic::AtomicBool,
     /// The workers and the calls they are handling.
     pub pool: pool::Pool,
+    /// Descriptors kept per calling thread.
+    pub callers: callers::Callers,
 }
 
 impl Shared {
@@ -375,6 +378,7 @@ pub fn run(
         bound: Mutex::new(Vec::new()),
         allow_bound: std::sync::atomic::AtomicBool::new(config.allow_bound),
         pool: pool::Pool::new(nofile),
+        callers: callers::Callers::default(),
     });
     watchdog::start(&shared).map_err(|source| RunError::Setup {
         what: "start the watchdog",
