@@ -176,12 +176,11 @@ impl Call<'_> {
         const PIDFD_THREAD: i32 = libc::O_EXCL;
         let pid = self.n.pid as i32;
         // Before Linux 6.9 only a thread group leader has a pidfd.
-        let fd = process::pidfd_open_flags(pid, PIDFD_THREAD)
+        process::pidfd_open_flags(pid, PIDFD_THREAD)
             .or_else(|_| process::pidfd_open(pid))
             .or_else(|_| {
                 process::pidfd_open(CallerStatus::read(self.n.pid)?.tgid).map_err(Reply::from)
-            });
-        fd
+            })
     }
 
     /// Whether the caller may learn if `resolved` exists: always, unless
