@@ -98,11 +98,6 @@ fn path_of(call: &Call, kind: Kind) -> (Base, usize, Lookup) {
 
 /// Handles one call of the stat category.
 pub fn handle(call: &Call, kind: Kind) -> Step<Reply> {
-    if cannot_command(call) {
-        // Watched only for in-sandbox commands, which this caller may no
-        // longer send: no decision rests on the path, so it is not read.
-        return Ok(Reply::ContinueRacy);
-    }
     let (base, arg, lookup) = path_of(call, kind);
     // fstat(fd) arrives as newfstatat(fd, "", AT_EMPTY_PATH) or with a NULL path.
     let path = if call.arg(arg) == 0 && lookup.empty_path {
@@ -140,18 +135,6 @@ pub fn handle(call: &Call, kind: Kind) -> Step<Reply> {
         call.check(Category::Stat, &r.path, || describe::path(&r.path))?;
     }
     emulate(call, kind, &r)
-}
-
-/// Whether the call is watched only for in-sandbox commands (the stat
-/// category is off) and its caller has exec'd under `lock:exec`, so that
-/// it can no longer send any. Checked in memory, before anything is read.
-/// A process forked after an exec is not in the set: it takes the longer
-/// way, where the magic handler decides by its lineage.
-fn cannot_command(call: &Call) -> bool {
-    let policy = call.shared.policy();
-    !policy.is_on(Category::Stat)
-        && policy.lock() == crate::policy::Lock::Exec
-        && call.shared.has_execed(call.n.pid)
 }
 
 /// A lookup that failed on the way (ENOTDIR under a file, ELOOP, EACCES)
