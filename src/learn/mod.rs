@@ -64,7 +64,7 @@ pub use danger::Danger;
 pub use render::render;
 
 use crate::policy::Category;
-use crate::report::Event;
+use crate::report::{Action, Event};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -147,8 +147,14 @@ impl Recorder {
         Recorder::default()
     }
 
-    /// Records a reported event.
+    /// Records a reported event. Only allowed ones count: in a learning run
+    /// the policy allows every refusal it would make, so what is still
+    /// refused or killed (`exec/kill_if_match`) will be in the next run
+    /// too, whatever the profile says.
     pub fn record(&self, event: &Event) {
+        if event.action != Action::Warn {
+            return;
+        }
         let subject = subject_bytes(event.category, &event.subject);
         let created = creates(event.syscall, &event.args);
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());

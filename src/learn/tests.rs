@@ -515,6 +515,10 @@ fn the_recorder_counts_creations_and_decodes_socket_names() {
     assert!(tally(Category::Write, b"/d").created);
     assert_eq!(tally(Category::NetConnect, b"@a\0b\\").count, 1);
     assert!(r.take().is_empty());
+    let mut killed = event(Category::Exec, "execve", b"/bin/x", "");
+    killed.action = Action::Kill;
+    r.record(&killed);
+    assert!(r.take().is_empty(), "a kill is not learned");
 }
 
 #[test]
