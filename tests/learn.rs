@@ -133,7 +133,8 @@ fn script_writing_home_and_connecting_is_denied_without_a_profile_issue12() {
         "{shown}"
     );
     assert!(
-        shown.contains(&format!("denied net/connect access: connect(")),
+        shown.contains("denied net/connect access: connect(")
+            && shown.contains(&format!("\"127.0.0.1!{}\")", listener.port())),
         "{shown}"
     );
     assert!(!stdout(&out).contains("wrote-home"), "{}", stdout(&out));
