@@ -414,7 +414,14 @@ fn learn_without_an_output_file_is_a_usage_error() {
 /// `.ci/fetch-hello` unpacked under target/learn-src.
 fn real_source() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("STOCKADE_LEARN_SOURCE") {
-        return Some(PathBuf::from(dir));
+        // Asked for (CI sets it): a missing tree is a failure, not a skip.
+        let dir = PathBuf::from(dir);
+        assert!(
+            dir.join("configure").is_file(),
+            "STOCKADE_LEARN_SOURCE={} has no configure script",
+            dir.display()
+        );
+        return Some(dir);
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/learn-src");
     let mut found: Vec<PathBuf> = std::fs::read_dir(root)
