@@ -289,6 +289,35 @@ fn reads_are_learned_only_when_asked_issue12() {
     assert_eq!(reports(&out), Vec::<String>::new(), "{with}");
 }
 
+#[test]
+fn stats_are_learned_with_stat_and_round_trip_issue12() {
+    let job = Job::new("learn-stat");
+    let script = job.script("test -e \"$HOME/seen\" || echo absent; ls -d / >/dev/null\n");
+    assert_ok(&job.learn("build", &["--stat"], &script), "learn --stat");
+    let profile = job.profile();
+    assert!(profile.contains("\nallow/stat+${HOME}/seen\n"), "{profile}");
+    let out = job.run("build", &["-P", &job.path("profile")], &script);
+    assert_ok(&out, "run under the learned profile");
+    assert_eq!(reports(&out), Vec::<String>::new(), "{profile}");
+    assert!(stdout(&out).contains("absent"));
+}
+
+#[test]
+fn pwd_in_a_profile_is_the_working_directory_whatever_the_environment_says_issue12() {
+    let job = Job::new("learn-pwd");
+    let profile = job.path("pwd.profile");
+    std::fs::write(&profile, "sandbox/write:on\nallow/write+${PWD}/***\n").unwrap();
+    let script = job.script("echo x > made && echo made\n");
+    let out = job
+        .stockade("build", &["-P", &profile, "--", "sh", &script])
+        .env("PWD", &job.home)
+        .output()
+        .unwrap();
+    assert_ok(&out, "run with a stale PWD");
+    assert_eq!(reports(&out), Vec::<String>::new());
+    assert!(Path::new(&job.path("build/made")).exists());
+}
+
 // --- dangerous accesses ----------------------------------------------------------------
 
 /// Writes into $HOME/.ssh and $HOME/.config, connects (UDP: nothing is

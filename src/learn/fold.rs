@@ -88,10 +88,12 @@ fn fold_paths(
     // A path in both areas belongs to the more specific one.
     areas.sort_by_key(|(dir, _)| std::cmp::Reverse(dir.len()));
     let mut in_area: Vec<Vec<Item>> = vec![Vec::new(); areas.len()];
+    let mut terminals = Vec::new();
     let mut root = Node::default();
     for &(path, tally) in items {
         match areas.iter().position(|(dir, _)| is_under(path, dir)) {
             Some(i) => in_area[i].push((path, tally)),
+            None if is_terminal(path) => terminals.push((path, tally)),
             None => root.insert(path, tally, qualifies(c, tally)),
         }
     }
@@ -104,8 +106,19 @@ fn fold_paths(
             rules.push(rule(c, places.subtree(dir), &members, reason, places));
         }
     }
+    if !terminals.is_empty() {
+        let pattern = "/dev/pts/*".to_owned();
+        rules.push(rule(c, pattern, &terminals, Reason::Terminal, places));
+    }
     root.walk(c, b"", 0, places, &mut rules);
     rules
+}
+
+/// A pseudo-terminal, `/dev/pts/N`: the next run gets another number
+/// (rule 5).
+fn is_terminal(path: &[u8]) -> bool {
+    path.strip_prefix(b"/dev/pts/")
+        .is_some_and(|n| !n.is_empty() && n.iter().all(u8::is_ascii_digit))
 }
 
 /// Whether an access counts towards its directory being busy (rule 3).

@@ -33,6 +33,8 @@
 //!    ancestor of it.
 //! 4. **Ports.** The ports seen at one address become one comma list:
 //!    `127.0.0.1!8080,8081`.
+//! 5. **Terminals.** Pseudo-terminals `/dev/pts/N` become `/dev/pts/*`: the
+//!    next run's terminal has another number.
 //!
 //! No fold covers an access flagged as dangerous (below), so leaving one
 //! out cannot be undone by a wider rule. Everything else is an exact rule,
@@ -340,6 +342,8 @@ pub enum Reason {
     Busy(usize),
     /// The ports seen at one address (fold rule 4).
     Ports,
+    /// Pseudo-terminals (fold rule 5).
+    Terminal,
 }
 
 /// One learned rule (or a dangerous one left out), with what it covers.

@@ -108,6 +108,7 @@ fn describe(rule: &LearnedRule) -> String {
             let _ = write!(text, " ({n} entries {how} in this directory)");
         }
         Reason::Ports => text.push_str(" (the ports seen)"),
+        Reason::Terminal => text.push_str(" (terminals: the next run's has another number)"),
     }
     let _ = write!(text, ", e.g. {}", one_line(&rule.example));
     if let Some(base) = &rule.overrides {

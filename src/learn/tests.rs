@@ -217,6 +217,19 @@ fn execs_fold_by_how_many_programs_ran_from_a_directory() {
     );
 }
 
+#[test]
+fn terminals_become_any_terminal() {
+    let mut seen = Seen::default();
+    seen.add(Category::Write, b"/dev/pts/3", "openat", false, None);
+    seen.add(Category::Write, b"/dev/pts/ptmx", "openat", false, None);
+    let l = learned(&seen);
+    assert_eq!(
+        lines(&l.rules),
+        ["allow/write+/dev/pts/*", "allow/write+/dev/pts/ptmx"]
+    );
+    assert_eq!(l.rules[0].reason, Reason::Terminal);
+}
+
 // --- rule 4 and network subjects ---------------------------------------------
 
 #[test]
