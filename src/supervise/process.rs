@@ -104,10 +104,39 @@ fn process_parents() -> HashMap<i32, i32> {
 /// The parent pid from `/proc/PID/stat` (field 4, after the parenthesised
 /// command name, which may itself hold spaces and parentheses).
 pub fn parent_of(pid: i32) -> Option<i32> {
+    stat_field(pid, 4).and_then(|f| f.parse().ok())
+}
+
+/// The process group from `/proc/PID/stat` (field 5).
+pub fn process_group_of(pid: i32) -> Option<i32> {
+    stat_field(pid, 5).and_then(|f| f.parse().ok())
+}
+
+/// The start time, in clock ticks after boot, from `/proc/PID/stat` (field
+/// 22): with the pid it names one process for good.
+pub fn start_time_of(pid: i32) -> Option<u64> {
+    stat_field(pid, 22).and_then(|f| f.parse().ok())
+}
+
+/// Field `n` (numbered from 1, as in proc(5)) of `/proc/PID/stat`, for the
+/// fields after the command name.
+fn stat_field(pid: i32, n: usize) -> Option<String> {
     let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
     let close = stat.iter().rposition(|&b| b == b')')?;
     let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
-    rest.split_whitespace().nth(1)?.parse().ok()
+    rest.split_whitespace()
+        .nth(n.checked_sub(3)?)
+        .map(str::to_string)
+}
+
+/// The pids of every process (thread group) in `/proc`.
+pub fn all_processes() -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -123,5 +152,20 @@ mod tests {
     #[test]
     fn parent_of_self_is_our_parent() {
         assert_eq!(parent_of(sysproc::pid()), Some(sysproc::parent_pid()));
+    }
+
+    #[test]
+    fn stat_fields_name_our_group_and_a_start_time() {
+        let me = sysproc::pid();
+        let group = std::fs::read_to_string(format!("/proc/{me}/stat")).unwrap();
+        let fields: Vec<&str> = group
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .collect();
+        assert_eq!(process_group_of(me), fields[2].parse().ok());
+        assert_eq!(start_time_of(me), fields[19].parse().ok());
+        assert!(all_processes().contains(&me));
     }
 }
