@@ -1,0 +1,354 @@
+//! End-to-end tests of issue 8 §2: a sandboxed process cannot reach a
+//! process outside the tree (ptrace, process_vm_readv/writev, pidfd_getfd,
+//! signals), nor stockade itself, and a locked process cannot drive one that
+//! may still send in-sandbox commands; processes inside the tree still trace
+//! and signal each other.
+//!
+//! Each attack runs twice: under stockade, where it must fail with EPERM, be
+//! reported and leave the victim as it was, and without stockade, where the
+//! same call must succeed, so that the refusal is the sandbox's doing.
+
+mod common;
+#[path = "common/magic.rs"]
+mod magic;
+#[path = "common/behaviour.rs"]
+mod support;
+
+use common::*;
+use magic::*;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+/// Write checks on, /dev/null writable: an ordinary policy. Nothing in it
+/// names processes: the tree's bounds hold under every policy.
+const POLICY: [&str; 4] = ["-m", "sandbox/write:on", "-m", "allow/write+/dev/null"];
+
+/// A process outside the sandbox, of the same user: a child of the test.
+struct Victim(Child);
+
+impl Victim {
+    fn start() -> Victim {
+        Victim(Command::new("sleep").arg("60").spawn().expect("sleep runs"))
+    }
+
+    /// A victim that leads a process group of its own.
+    fn leading_a_group() -> Victim {
+        let child = Command::new("sleep")
+            .arg("60")
+            .process_group(0)
+            .spawn()
+            .expect("sleep runs");
+        Victim(child)
+    }
+
+    fn pid(&self) -> String {
+        self.0.id().to_string()
+    }
+
+    fn is_running(&mut self) -> bool {
+        self.0.try_wait().expect("wait for the victim").is_none()
+    }
+
+    /// Whether it ended within a generous bound.
+    fn died(&mut self) -> bool {
+        let deadline = Instant::now() + support::TIMEOUT;
+        while Instant::now() < deadline {
+            if !self.is_running() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Some bytes of its writable memory, and their address, read from
+    /// outside: a process_vm_writev can put them back unchanged.
+    fn writable_bytes(&self) -> (u64, String) {
+        let maps = std::fs::read_to_string(format!("/proc/{}/maps", self.pid())).unwrap();
+        let line = maps
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some("rw-p"))
+            .expect("a writable mapping");
+        let start = u64::from_str_radix(line.split('-').next().unwrap(), 16).unwrap();
+        use std::io::{Read, Seek, SeekFrom};
+        let mut mem = std::fs::File::open(format!("/proc/{}/mem", self.pid())).unwrap();
+        mem.seek(SeekFrom::Start(start)).unwrap();
+        let mut bytes = [0u8; 16];
+        mem.read_exact(&mut bytes).unwrap();
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        (start, hex)
+    }
+}
+
+impl Drop for Victim {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Python that sees `T`, the victim's pid (`sys.argv[2]`), `A` and `B`
+/// (`sys.argv[3:5]`, extra words), and `res(r)`: `'ok'` or the errno's name
+/// of a raw syscall's result.
+const ATTACK_PRELUDE: &str = "\
+L = ctypes.c_long
+T = int(sys.argv[2])
+A, B = (sys.argv[3:5] + ['', ''])[:2]
+def res(r):
+    return 'ok' if r >= 0 else _name(ctypes.get_errno())
+class IOV(ctypes.Structure):
+    _fields_ = [('base', ctypes.c_void_p), ('len', ctypes.c_size_t)]
+";
+
+fn attack_argv(code: &str, victim: &str, extra: &[&str]) -> Vec<String> {
+    let mut args = vec!["", victim];
+    args.extend(extra);
+    py_argv(&format!("{ATTACK_PRELUDE}{code}"), &args)
+}
+
+/// Runs the attack `code` under stockade.
+fn under_stockade(code: &str, victim: &str, extra: &[&str]) -> Output {
+    sandboxed(&POLICY, &argv(&attack_argv(code, victim, extra)))
+}
+
+/// Runs the attack `code` without stockade.
+fn without_stockade(code: &str, victim: &str, extra: &[&str]) -> Output {
+    bare(&argv(&attack_argv(code, victim, extra)))
+}
+
+/// Whether stockade reported `syscall` aimed at `target` for `why`.
+fn reported(out: &Output, syscall: &str, target: &str, why: &str) -> bool {
+    stderr(out).lines().any(|l| {
+        l.starts_with("stockade: denied process access: ")
+            && l.contains(&format!("{syscall}("))
+            && l.contains(&format!("pid {target}"))
+            && l.contains(why)
+    })
+}
+
+/// The attack fails with EPERM under stockade, is reported, and succeeds
+/// without stockade, each time against a fresh victim outside.
+fn contained_and_succeeds_bare(syscall: &str, code: &str) {
+    let victim = Victim::start();
+    let out = under_stockade(code, &victim.pid(), &[]);
+    assert_eq!(stdout(&out), "EPERM\n", "{}", stderr(&out));
+    assert!(
+        reported(&out, syscall, &victim.pid(), "outside the sandbox"),
+        "{}",
+        stderr(&out)
+    );
+    let victim = Victim::start();
+    let control = without_stockade(code, &victim.pid(), &[]);
+    assert_eq!(stdout(&control), "ok\n", "{}", stderr(&control));
+}
+
+// --- ptrace and memory ----------------------------------------------------------
+
+#[test]
+fn ptrace_attach_to_a_process_outside_is_refused_issue8() {
+    contained_and_succeeds_bare(
+        "ptrace",
+        "say(res(libc.syscall(L(101), L(16), L(T), L(0), L(0))))",
+    );
+}
+
+#[test]
+fn ptrace_seize_of_a_process_outside_is_refused_issue8() {
+    contained_and_succeeds_bare(
+        "ptrace",
+        "say(res(libc.syscall(L(101), L(0x4206), L(T), L(0), L(0))))",
+    );
+}
+
+#[test]
+fn pidfd_getfd_from_a_process_outside_is_refused_issue8() {
+    contained_and_succeeds_bare(
+        "pidfd_getfd",
+        "say(res(libc.syscall(L(438), L(os.pidfd_open(T)), L(1), L(0))))",
+    );
+}
+
+/// `A`: the address, `B`: the bytes there in hex.
+const VM_CALL: &str = "\
+buf = ctypes.create_string_buffer(bytes.fromhex(B), 16)
+local = IOV(ctypes.addressof(buf), 16)
+remote = IOV(int(A), 16)
+say(res(libc.syscall(L(NR), L(T), ctypes.byref(local), L(1), ctypes.byref(remote), L(1), L(0))))
+";
+
+fn vm_call_contained(syscall: &str, nr: i64) {
+    let code = VM_CALL.replace("NR", &nr.to_string());
+    let victim = Victim::start();
+    let (addr, bytes) = victim.writable_bytes();
+    let extra = [addr.to_string(), bytes];
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let out = under_stockade(&code, &victim.pid(), &extra);
+    assert_eq!(stdout(&out), "EPERM\n", "{}", stderr(&out));
+    assert!(
+        reported(&out, syscall, &victim.pid(), "outside the sandbox"),
+        "{}",
+        stderr(&out)
+    );
+    let control = without_stockade(&code, &victim.pid(), &extra);
+    assert_eq!(stdout(&control), "ok\n", "{}", stderr(&control));
+}
+
+#[test]
+fn process_vm_readv_of_a_process_outside_is_refused_issue8() {
+    vm_call_contained("process_vm_readv", 310);
+}
+
+#[test]
+fn process_vm_writev_into_a_process_outside_is_refused_issue8() {
+    vm_call_contained("process_vm_writev", 311);
+}
+
+// --- signals -----------------------------------------------------------------------
+
+/// The signal fails with EPERM under stockade and the victim lives on; the
+/// same call without stockade kills it.
+fn signal_contained(syscall: &str, code: &str) {
+    let mut victim = Victim::start();
+    let out = under_stockade(code, &victim.pid(), &[]);
+    assert_eq!(stdout(&out), "EPERM\n", "{}", stderr(&out));
+    assert!(
+        reported(&out, syscall, &victim.pid(), "outside the sandbox"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(victim.is_running(), "the victim died under stockade");
+
+    let control = without_stockade(code, &victim.pid(), &[]);
+    assert_eq!(stdout(&control), "ok\n", "{}", stderr(&control));
+    assert!(victim.died(), "the control did not kill the victim");
+}
+
+#[test]
+fn kill_sigterm_to_a_process_outside_is_refused_issue8() {
+    signal_contained("kill", "say(res(libc.kill(T, 15)))");
+}
+
+#[test]
+fn kill_sigkill_to_a_process_outside_is_refused_issue8() {
+    signal_contained("kill", "say(res(libc.kill(T, 9)))");
+}
+
+#[test]
+fn tkill_to_a_process_outside_is_refused_issue8() {
+    signal_contained("tkill", "say(res(libc.syscall(L(200), L(T), L(15))))");
+}
+
+#[test]
+fn tgkill_to_a_process_outside_is_refused_issue8() {
+    signal_contained(
+        "tgkill",
+        "say(res(libc.syscall(L(234), L(T), L(T), L(15))))",
+    );
+}
+
+/// A siginfo with si_code SI_QUEUE, which any process may send another.
+const QUEUED_SIGINFO: &str = "\
+import struct
+info = ctypes.create_string_buffer(struct.pack('iii', 15, 0, -1) + bytes(116), 128)
+";
+
+#[test]
+fn rt_sigqueueinfo_to_a_process_outside_is_refused_issue8() {
+    signal_contained(
+        "rt_sigqueueinfo",
+        &format!("{QUEUED_SIGINFO}say(res(libc.syscall(L(129), L(T), L(15), info)))"),
+    );
+}
+
+#[test]
+fn rt_tgsigqueueinfo_to_a_process_outside_is_refused_issue8() {
+    signal_contained(
+        "rt_tgsigqueueinfo",
+        &format!("{QUEUED_SIGINFO}say(res(libc.syscall(L(297), L(T), L(T), L(15), info)))"),
+    );
+}
+
+#[test]
+fn pidfd_send_signal_to_a_process_outside_is_refused_issue8() {
+    signal_contained(
+        "pidfd_send_signal",
+        "say(res(libc.syscall(L(424), L(os.pidfd_open(T)), L(15), None, L(0))))",
+    );
+}
+
+/// stockade is outside the tree too: the command cannot kill its
+/// supervisor (its parent), and the run ends normally.
+#[test]
+fn kill_of_stockade_itself_is_refused_issue8() {
+    let code = "say(res(libc.kill(os.getppid(), 9))); say('alive')";
+    let out = sandboxed_py(&POLICY, &format!("{ATTACK_PRELUDE}{code}"), &["", "0"]);
+    assert_eq!(stdout(&out), "EPERM\nalive\n", "{}", stderr(&out));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is stockade itself"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Without stockade the same call kills the parent (a shell here).
+    let script = format!("{} -B -c \"$1\" '' 0; echo parent survived", python());
+    let py = format!("{}\n{ATTACK_PRELUDE}{code}", magic::PRELUDE);
+    let control = bare(&["sh", "-c", &script, "sh", &py]);
+    assert!(
+        !stdout(&control).contains("parent survived"),
+        "{}",
+        stdout(&control)
+    );
+}
+
+/// A signal to a process group that reaches outside the tree: the kernel
+/// (Landlock's signal scope) delivers it to the tree's members only, the
+/// call succeeds as the kernel's group signals do, and the members spared
+/// are reported. Without stockade the outside member dies.
+#[test]
+fn group_signal_spares_members_outside_the_tree_issue8() {
+    if !landlock_scopes_signals() {
+        println!("SKIPPED: Landlock cannot scope signals on this kernel (ABI < 6)");
+        return;
+    }
+    // An outside sleep leads a new process group, and stockade joins it.
+    let code = "\
+import signal
+signal.signal(signal.SIGTERM, lambda *a: say('got SIGTERM'))
+say(res(libc.kill(0, 15)))
+";
+    let py = attack_argv(code, "0", &[]);
+    let mut victim = Victim::leading_a_group();
+    let mut cmd = stockade(&POLICY);
+    cmd.arg("--").args(&py).process_group(victim.0.id() as i32);
+    let out = support::output_within(cmd, support::TIMEOUT);
+    assert_eq!(stdout(&out), "got SIGTERM\nok\n", "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("spared process access: kill(0, SIGTERM) by pid"))
+            && stderr(&out).contains(&format!("process group {}", victim.pid())),
+        "{}",
+        stderr(&out)
+    );
+    assert!(victim.is_running(), "the victim died under stockade");
+
+    let mut victim = Victim::leading_a_group();
+    let mut control = Command::new(python());
+    control.args(&py[1..]).process_group(victim.0.id() as i32);
+    let control = support::output_within(control, support::TIMEOUT);
+    assert_eq!(
+        stdout(&control),
+        "got SIGTERM\nok\n",
+        "{}",
+        stderr(&control)
+    );
+    assert!(victim.died(), "the control did not kill its group's member");
+}
+
+fn landlock_scopes_signals() -> bool {
+    let out = bare_py(
+        "libc.syscall.restype = ctypes.c_long\nsay(libc.syscall(444, None, 0, 1))",
+        &[],
+    );
+    stdout(&out).trim().parse::<i64>().unwrap_or(0) >= 6
+}
