@@ -325,7 +325,7 @@ say(res(libc.kill(0, 15)))
     let out = support::output_within(cmd, support::TIMEOUT);
     assert_eq!(stdout(&out), "got SIGTERM\nok\n", "{}", stderr(&out));
     assert!(
-        stderr(&out).contains(&format!("spared process access: kill(0, SIGTERM) by pid"))
+        stderr(&out).contains("spared process access: kill(0, SIGTERM) by pid")
             && stderr(&out).contains(&format!("process group {}", victim.pid())),
         "{}",
         stderr(&out)
