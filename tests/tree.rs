@@ -352,3 +352,190 @@ fn landlock_scopes_signals() -> bool {
     );
     stdout(&out).trim().parse::<i64>().unwrap_or(0) >= 6
 }
+
+// --- through /proc -----------------------------------------------------------------
+
+/// Opens `/proc/T/ENTRY` (`A`) read-only: `ok` or the errno's name.
+const OPEN_PROC: &str = "\
+try:
+    os.close(os.open('/proc/%d/%s' % (T, A), os.O_RDONLY))
+    say('ok')
+except OSError as e:
+    say(_name(e.errno))
+";
+
+/// With read checks off the open runs in the kernel, unseen by stockade:
+/// the tree's Landlock domain is what refuses the memory of a process
+/// outside.
+#[test]
+fn kernel_refuses_opening_the_memory_of_a_process_outside_issue8() {
+    let victim = Victim::start();
+    let out = under_stockade(OPEN_PROC, &victim.pid(), &["mem"]);
+    assert_eq!(stdout(&out), "EACCES\n", "{}", stderr(&out));
+    let control = without_stockade(OPEN_PROC, &victim.pid(), &["mem"]);
+    assert_eq!(stdout(&control), "ok\n", "{}", stderr(&control));
+}
+
+/// With read checks on, stockade opens files for the caller, and must not
+/// lend it its own place outside the tree.
+#[test]
+fn supervisor_refuses_opening_the_memory_of_a_process_outside_for_a_caller_issue8() {
+    let victim = Victim::start();
+    let policy = ["-m", "sandbox/read:on", "-m", "allow/read+/***"];
+    let code = format!("{ATTACK_PRELUDE}{OPEN_PROC}");
+    let out = sandboxed_py(&policy, &code, &["", &victim.pid(), "mem"]);
+    assert_eq!(stdout(&out), "EACCES\n", "{}", stderr(&out));
+    assert!(
+        reported(&out, "openat", &victim.pid(), "outside the sandbox"),
+        "{}",
+        stderr(&out)
+    );
+    // What ps(1) reads stays readable.
+    let out = sandboxed_py(&policy, &code, &["", &victim.pid(), "stat"]);
+    assert_eq!(stdout(&out), "ok\n", "{}", stderr(&out));
+}
+
+// --- inside the tree ---------------------------------------------------------------
+
+/// A test suite that traces its own child: the child asks to be traced and
+/// stops itself, the parent continues it and collects its exit.
+const TRACE_OWN_CHILD: &str = "\
+import signal
+pid = os.fork()
+if pid == 0:
+    libc.ptrace(0, 0, 0, 0)
+    os.kill(os.getpid(), signal.SIGSTOP)
+    os._exit(7)
+_, status = os.waitpid(pid, 0)
+say('stopped', os.WIFSTOPPED(status) and os.WSTOPSIG(status) == signal.SIGSTOP)
+say('cont', res(libc.syscall(L(101), L(7), L(pid), L(0), L(0))))
+_, status = os.waitpid(pid, 0)
+say('exit', os.WEXITSTATUS(status))
+";
+
+#[test]
+fn tracing_an_own_child_still_works_issue8() {
+    let expected = "stopped True\ncont ok\nexit 7\n";
+    let out = under_stockade(TRACE_OWN_CHILD, "0", &[]);
+    assert_eq!(stdout(&out), expected, "{}", stderr(&out));
+    assert!(!stderr(&out).contains("process access"), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&without_stockade(TRACE_OWN_CHILD, "0", &[])),
+        expected
+    );
+}
+
+/// Attaching to a child (as gdb -p and strace -p do) still works inside.
+#[test]
+fn attaching_to_a_process_in_the_tree_still_works_issue8() {
+    let code = "\
+import signal, subprocess
+child = subprocess.Popen(['sleep', '60'])
+say('attach', res(libc.syscall(L(101), L(16), L(child.pid), L(0), L(0))))
+_, status = os.waitpid(child.pid, 0)
+say('stopped', os.WIFSTOPPED(status))
+say('kill', res(libc.kill(child.pid, 9)))
+";
+    let out = under_stockade(code, "0", &[]);
+    assert_eq!(
+        stdout(&out),
+        "attach ok\nstopped True\nkill ok\n",
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn strace_runs_under_stockade_issue8() {
+    if !std::path::Path::new("/usr/bin/strace").exists() {
+        println!("SKIPPED: strace is not installed");
+        return;
+    }
+    let command = ["strace", "-f", "-o", "/dev/null", "sh", "-c", "echo traced"];
+    let out = sandboxed(&POLICY, &command);
+    assert_eq!(stdout(&out), "traced\n", "{}", stderr(&out));
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// PTRACE_TRACEME from the command would make stockade its tracer.
+#[test]
+fn traceme_from_the_command_is_refused_issue8() {
+    let code = "say(res(libc.syscall(L(101), L(0), L(0), L(0), L(0))))";
+    let out = under_stockade(code, "0", &[]);
+    assert_eq!(stdout(&out), "EPERM\n", "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is stockade itself"),
+        "{}",
+        stderr(&out)
+    );
+    let py = attack_argv(code, "0", &[]);
+    let mut script = vec!["sh", "-c", "\"$@\"; :", "sh"];
+    script.extend(argv(&py));
+    assert_eq!(stdout(&bare(&script)), "ok\n");
+}
+
+// --- lock:exec: a locked process cannot drive an unlocked one ---------------------
+
+/// The command (never locked) starts an unlocked child that waits, then a
+/// child that execs Python, which `lock:exec` locks, and runs `code` there
+/// with `T` = the unlocked child's pid.
+fn locked_drives(lock: &str, code: &str) -> Output {
+    let attacker = attack_argv(code, "PID", &[]);
+    let root = format!(
+        "import subprocess\n\
+         r, w = os.pipe()\n\
+         pid = os.fork()\n\
+         if pid == 0:\n\
+         \x20   os.close(w); os.read(r, 1); os._exit(0)\n\
+         argv = {attacker:?}\n\
+         argv[argv.index('PID')] = str(pid)\n\
+         subprocess.run(argv)\n\
+         os.close(w); os.waitpid(pid, 0)\n"
+    );
+    let mut policy = POLICY.to_vec();
+    policy.extend(["-m", lock]);
+    sandboxed_py(&policy, &root, &[])
+}
+
+const ATTACH_T: &str = "\
+r = libc.syscall(L(101), L(16), L(T), L(0), L(0))
+say(res(r))
+if r == 0:
+    os.waitpid(T, 0)
+    libc.syscall(L(101), L(17), L(T), L(0), L(0))
+";
+
+#[test]
+fn locked_process_cannot_attach_to_an_unlocked_one_issue8() {
+    let out = locked_drives("lock:exec", ATTACH_T);
+    assert_eq!(stdout(&out), "EPERM\n", "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("allowed in-sandbox commands, and the caller is locked"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn unlocked_tree_lets_the_same_process_attach_issue8() {
+    let out = locked_drives("lock:off", ATTACH_T);
+    assert_eq!(stdout(&out), "ok\n", "{}", stderr(&out));
+}
+
+const WRITE_MEMORY_OF_T: &str = "\
+maps = open('/proc/%d/maps' % T).read().splitlines()
+start = int([l for l in maps if l.split()[1] == 'rw-p'][0].split('-')[0], 16)
+buf = ctypes.create_string_buffer(16)
+local = IOV(ctypes.addressof(buf), 16)
+remote = IOV(start, 16)
+libc.syscall(L(310), L(T), ctypes.byref(local), L(1), ctypes.byref(remote), L(1), L(0))
+say(res(libc.syscall(L(311), L(T), ctypes.byref(local), L(1), ctypes.byref(remote), L(1), L(0))))
+";
+
+#[test]
+fn locked_process_cannot_write_the_memory_of_an_unlocked_one_issue8() {
+    let out = locked_drives("lock:exec", WRITE_MEMORY_OF_T);
+    assert_eq!(stdout(&out), "EPERM\n", "{}", stderr(&out));
+    let out = locked_drives("lock:off", WRITE_MEMORY_OF_T);
+    assert_eq!(stdout(&out), "ok\n", "{}", stderr(&out));
+}

@@ -166,9 +166,27 @@ fn refuse(
     why: &'static str,
     args: impl FnOnce() -> String,
 ) -> Step<Reply> {
+    refuse_with(call, Errno(libc::EPERM), target, why, args)
+}
+
+fn refuse_with<T>(
+    call: &Call,
+    errno: Errno,
+    target: i64,
+    why: &'static str,
+    args: impl FnOnce() -> String,
+) -> Step<T> {
     call.ensure_valid()?;
-    report(call, target, why, args(), Some(Errno(libc::EPERM)));
-    Err(Errno(libc::EPERM).into())
+    report(call, target, why, args(), Some(errno));
+    Err(errno.into())
+}
+
+/// Whether a locked caller would drive `target`, which may still send
+/// in-sandbox commands (`lock:exec` only).
+fn locked_drives_unlocked(call: &Call, target: i32) -> bool {
+    call.shared.policy().lock() == Lock::Exec
+        && lineage_locked(call.shared, call.n.pid)
+        && !lineage_locked(call.shared, target as u32)
 }
 
 /// Keeps a call aimed at the single process `target` inside the tree.
@@ -187,11 +205,7 @@ fn reach(call: &Call, target: i32, drives: bool, args: impl FnOnce() -> String) 
         Place::Outside => return refuse(call, target.into(), "outside the sandbox", args),
         Place::Inside => {}
     }
-    if drives
-        && call.shared.policy().lock() == Lock::Exec
-        && lineage_locked(call.shared, call.n.pid)
-        && !lineage_locked(call.shared, target as u32)
-    {
+    if drives && locked_drives_unlocked(call, target) {
         return refuse(
             call,
             target.into(),
@@ -230,6 +244,88 @@ fn reach_group(call: &Call, pgid: Option<i32>, args: impl FnOnce() -> String) ->
         report(call, target, "partly outside the sandbox", args(), None);
     }
     Ok(Reply::ContinueRacy)
+}
+
+/// Entries of `/proc/PID` that say nothing the kernel guards with ptrace
+/// access checks: what ps(1) and top(1) read about every process.
+const PROC_PUBLIC: &[&[u8]] = &[
+    b"stat",
+    b"status",
+    b"statm",
+    b"cmdline",
+    b"comm",
+    b"cgroup",
+    b"limits",
+    b"sched",
+    b"schedstat",
+    b"wchan",
+    b"oom_score",
+    b"loginuid",
+    b"sessionid",
+    b"cpuset",
+    b"mounts",
+    b"mountinfo",
+    b"mountstats",
+];
+
+/// The process and entry a `/proc` path names: `/proc/PID/ENTRY...` or
+/// `/proc/PID/task/TID/ENTRY...`, with the thread for the latter. `None`
+/// for other paths, the caller's own `/proc/self` and `/proc/thread-self`,
+/// and the directories themselves.
+fn proc_entry(path: &[u8]) -> Option<(i32, &[u8])> {
+    let number = |part: &[u8]| -> Option<i32> {
+        (!part.is_empty() && part.iter().all(u8::is_ascii_digit))
+            .then(|| std::str::from_utf8(part).ok()?.parse().ok())
+            .flatten()
+    };
+    let mut parts = path.strip_prefix(b"/proc/")?.split(|&b| b == b'/');
+    let mut pid = number(parts.next()?)?;
+    let mut entry = parts.next()?;
+    if entry == b"task" {
+        pid = number(parts.next()?)?;
+        entry = parts.next()?;
+    }
+    (!entry.is_empty()).then_some((pid, entry))
+}
+
+/// Opens the supervisor performs for a caller (reads under read checks,
+/// writes under write checks) must not lend it the supervisor's place
+/// outside the tree: the kernel's ptrace access checks, which Landlock
+/// extends, see the supervisor, not the caller. So the guarded entries of
+/// `/proc/PID` (mem, environ, fd, maps, ...) of a process outside the tree
+/// are refused with EACCES, as the kernel refuses them inside the tree's
+/// Landlock domain; and under `lock:exec` a locked caller may not open the
+/// memory of a process that may still send in-sandbox commands for writing.
+/// `path` is the judged path: a descriptor reopened through
+/// `/proc/PID/fd/N` keeps that path unless it names a file by its own.
+pub fn guard_proc_open(call: &Call, path: &[u8], writes: bool) -> Step<()> {
+    let Some((pid, entry)) = proc_entry(path) else {
+        return Ok(());
+    };
+    if is_own(call, pid) {
+        return Ok(());
+    }
+    let args = || crate::supervise::handlers::describe::path(path);
+    match place(pid) {
+        Place::Gone => Err(Errno(libc::ENOENT).into()),
+        Place::Outside if writes || !PROC_PUBLIC.contains(&entry) => refuse_with(
+            call,
+            Errno(libc::EACCES),
+            pid.into(),
+            "outside the sandbox",
+            args,
+        ),
+        Place::Inside if writes && entry == b"mem" && locked_drives_unlocked(call, pid) => {
+            refuse_with(
+                call,
+                Errno(libc::EACCES),
+                pid.into(),
+                "allowed in-sandbox commands, and the caller is locked",
+                args,
+            )
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A signal's name for reports.
@@ -443,6 +539,18 @@ mod tests {
         child.kill().unwrap();
         child.wait().unwrap();
         assert_eq!(place(child.id() as i32), Place::Gone);
+    }
+
+    #[test]
+    fn proc_entries_name_the_process_or_thread() {
+        assert_eq!(proc_entry(b"/proc/12/mem"), Some((12, &b"mem"[..])));
+        assert_eq!(proc_entry(b"/proc/12/fd/3"), Some((12, &b"fd"[..])));
+        assert_eq!(proc_entry(b"/proc/12/task/13/mem"), Some((13, &b"mem"[..])));
+        assert_eq!(proc_entry(b"/proc/self/mem"), None);
+        assert_eq!(proc_entry(b"/proc/12"), None);
+        assert_eq!(proc_entry(b"/proc/12/task/13"), None);
+        assert_eq!(proc_entry(b"/proc/sys/kernel/x"), None);
+        assert_eq!(proc_entry(b"/tmp/12/mem"), None);
     }
 
     #[test]
