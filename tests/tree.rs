@@ -539,3 +539,90 @@ fn locked_process_cannot_write_the_memory_of_an_unlocked_one_issue8() {
     let out = locked_drives("lock:off", WRITE_MEMORY_OF_T);
     assert_eq!(stdout(&out), "ok\n", "{}", stderr(&out));
 }
+
+// --- as an unprivileged user (the issue's setting) --------------------------------
+
+const USER: &str = "stockade-test";
+
+/// setpriv's arguments that drop to the test user, creating it if missing;
+/// `None` (with the reason) when the test cannot run here.
+fn drop_to_user() -> Result<Vec<String>, &'static str> {
+    if sys_euid() != 0 {
+        return Err("needs root to create and drop to a test user");
+    }
+    let exists = || run_bare(&["id", "-u", USER]).status.success();
+    if !exists() {
+        // Another test binary may be creating it at the same moment.
+        let _ = run_bare(&["useradd", "-M", "-s", "/bin/sh", USER]);
+    }
+    if !exists() {
+        return Err("could not create the test user");
+    }
+    Ok(vec![
+        "setpriv".into(),
+        format!("--reuid={USER}"),
+        format!("--regid={USER}"),
+        "--clear-groups".into(),
+    ])
+}
+
+fn sys_euid() -> u32 {
+    stdout(&run_bare(&["id", "-u"]))
+        .trim()
+        .parse()
+        .unwrap_or(u32::MAX)
+}
+
+/// Yama (absent on the CI kernel) would refuse the control's attach to a
+/// process that is not a descendant.
+fn yama_restricts_attach() -> bool {
+    std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope").is_ok_and(|s| s.trim() != "0")
+}
+
+/// The issue's setting: stockade runs as root, the build drops to a user
+/// and attacks a process of that same user outside. Attach and SIGKILL are
+/// refused under stockade and work without it.
+#[test]
+fn dropped_user_cannot_attach_to_or_kill_its_own_process_outside_issue8() {
+    let setpriv = match drop_to_user() {
+        Ok(v) => v,
+        Err(why) => return println!("SKIPPED: {why}"),
+    };
+    if yama_restricts_attach() {
+        return println!("SKIPPED: Yama restricts ptrace attach on this kernel");
+    }
+    // The user cannot run an interpreter under root's home (pyenv).
+    let python = "/usr/bin/python3";
+    if !std::path::Path::new(python).exists() {
+        return println!("SKIPPED: no {python} for the test user");
+    }
+    let code = "say(res(libc.syscall(L(101), L(16), L(T), L(0), L(0))), res(libc.kill(T, 9)))";
+    let start_victim = || {
+        let mut cmd = Command::new(&setpriv[0]);
+        cmd.args(&setpriv[1..]).args(["sleep", "60"]);
+        Victim(cmd.spawn().expect("setpriv runs"))
+    };
+    let attack = |victim: &Victim| {
+        let mut v = setpriv.clone();
+        let mut py = attack_argv(code, &victim.pid(), &[]);
+        py[0] = python.to_string();
+        v.extend(py);
+        v
+    };
+
+    let mut victim = start_victim();
+    // Attack the user's sleep, not setpriv before it dropped to the user.
+    let comm = format!("/proc/{}/comm", victim.pid());
+    let deadline = Instant::now() + support::TIMEOUT;
+    while std::fs::read_to_string(&comm).is_ok_and(|c| c.trim() != "sleep") {
+        assert!(Instant::now() < deadline, "setpriv did not exec sleep");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = sandboxed(&POLICY, &argv(&attack(&victim)));
+    assert_eq!(stdout(&out), "EPERM EPERM\n", "{}", stderr(&out));
+    assert!(victim.is_running(), "the victim died under stockade");
+
+    let control = bare(&argv(&attack(&victim)));
+    assert_eq!(stdout(&control), "ok ok\n", "{}", stderr(&control));
+    assert!(victim.died(), "the control did not kill the victim");
+}
