@@ -28,8 +28,14 @@ const POLICY: [&str; 4] = ["-m", "sandbox/write:on", "-m", "allow/write+/dev/nul
 struct Victim(Child);
 
 impl Victim {
+    /// Its standard input is /dev/null, a descriptor with a path.
     fn start() -> Victim {
-        Victim(Command::new("sleep").arg("60").spawn().expect("sleep runs"))
+        let child = Command::new("sleep")
+            .arg("60")
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("sleep runs");
+        Victim(child)
     }
 
     /// A victim that leads a process group of its own.
@@ -65,6 +71,14 @@ impl Victim {
     /// Some bytes of its writable memory, and their address, read from
     /// outside: a process_vm_writev can put them back unchanged.
     fn writable_bytes(&self) -> (u64, String) {
+        // Wait until sleep sleeps (clock_nanosleep, 230): while the dynamic
+        // loader runs, writable mappings still turn read-only (RELRO).
+        let syscall = format!("/proc/{}/syscall", self.pid());
+        let deadline = Instant::now() + support::TIMEOUT;
+        while !std::fs::read_to_string(&syscall).is_ok_and(|s| s.starts_with("230 ")) {
+            assert!(Instant::now() < deadline, "sleep did not start sleeping");
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let maps = std::fs::read_to_string(format!("/proc/{}/maps", self.pid())).unwrap();
         let line = maps
             .lines()
@@ -393,6 +407,25 @@ fn supervisor_refuses_opening_the_memory_of_a_process_outside_for_a_caller_issue
     // What ps(1) reads stays readable.
     let out = sandboxed_py(&policy, &code, &["", &victim.pid(), "stat"]);
     assert_eq!(stdout(&out), "ok\n", "{}", stderr(&out));
+}
+
+/// A descriptor of a process outside, reopened through its magic link:
+/// the supervisor must not follow it with its own rights, even when the file
+/// behind it has a path the policy allows (/dev/null here).
+#[test]
+fn reopening_a_descriptor_of_a_process_outside_is_refused_issue8() {
+    let victim = Victim::start();
+    let code = format!("{ATTACK_PRELUDE}{OPEN_PROC}");
+    for policy in [
+        ["-m", "sandbox/read:on", "-m", "allow/read+/***"],
+        ["-m", "sandbox/stat:on", "-m", "allow/stat+/***"],
+        ["-m", "sandbox/write:on", "-m", "allow/write+/dev/null"],
+    ] {
+        let out = sandboxed_py(&policy, &code, &["", &victim.pid(), "fd/0"]);
+        assert_eq!(stdout(&out), "EACCES\n", "{policy:?}: {}", stderr(&out));
+    }
+    let control = without_stockade(OPEN_PROC, &victim.pid(), &["fd/0"]);
+    assert_eq!(stdout(&control), "ok\n", "{}", stderr(&control));
 }
 
 // --- inside the tree ---------------------------------------------------------------

@@ -101,6 +101,60 @@ fn process_parents() -> HashMap<i32, i32> {
     map
 }
 
+/// Longer parent chains than this are taken as outside (fail closed).
+const MAX_DEPTH: usize = 4096;
+
+/// Where a process stands relative to the sandboxed tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// A member: the command or one of its descendants.
+    Inside,
+    /// stockade itself, one of its threads, or a process outside.
+    Outside,
+    /// No such process (any more).
+    Gone,
+}
+
+/// Where `pid` (a process or thread id, as stockade numbers it) stands.
+/// A parent that dies during the walk reparents its children, so the walk
+/// starts again, a few times, then fails closed.
+pub fn place(pid: i32) -> Place {
+    place_near(pid, sysproc::pid())
+}
+
+/// Like [`place`], with `member` a process known to be in the tree: the
+/// walk stops there. Every caller is one, since every process under the
+/// filter descends from stockade (orphans reparent to stockade or to a
+/// subreaper below it), so a signal to the caller's own child costs one
+/// read instead of a walk to the top.
+pub fn place_near(pid: i32, member: i32) -> Place {
+    let me = sysproc::pid();
+    if pid == me {
+        return Place::Outside;
+    }
+    for _ in 0..3 {
+        let mut at = pid;
+        let mut depth = 0;
+        loop {
+            let Some(parent) = parent_of(at) else {
+                if at == pid {
+                    return Place::Gone;
+                }
+                break;
+            };
+            if parent == me || parent == member {
+                return Place::Inside;
+            }
+            depth += 1;
+            if parent <= 1 || depth > MAX_DEPTH {
+                return Place::Outside;
+            }
+            at = parent;
+        }
+    }
+    Place::Outside
+}
+
 /// The parent pid from `/proc/PID/stat` (field 4, after the parenthesised
 /// command name, which may itself hold spaces and parentheses).
 pub fn parent_of(pid: i32) -> Option<i32> {

@@ -34,7 +34,7 @@ use crate::policy::Lock;
 use crate::report::ProcessEvent;
 use crate::supervise::Shared;
 use crate::supervise::call::{Call, CallerStatus, Reply, Step};
-use crate::supervise::process;
+use crate::supervise::process::{self, Place, place, place_near};
 use crate::sys::{self, Errno, fs};
 use std::os::fd::AsRawFd;
 
@@ -43,59 +43,8 @@ const PTRACE_ATTACH: u64 = 16;
 const PTRACE_SEIZE: u64 = 0x4206;
 /// `PIDFD_SIGNAL_PROCESS_GROUP` (Linux 6.9): the pidfd's process group.
 const PIDFD_SIGNAL_PROCESS_GROUP: u64 = 1 << 2;
-/// Longer parent chains than this are taken as outside (fail closed).
+/// Longer parent chains than this are taken as locked (fail closed).
 const MAX_DEPTH: usize = 4096;
-
-/// Where a process stands relative to the sandboxed tree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Place {
-    /// A member: the command or one of its descendants.
-    Inside,
-    /// stockade itself, one of its threads, or a process outside.
-    Outside,
-    /// No such process (any more).
-    Gone,
-}
-
-/// Where `pid` (a process or thread id, as stockade numbers it) stands.
-/// A parent that dies during the walk reparents its children, so the walk
-/// starts again, a few times, then fails closed.
-pub fn place(pid: i32) -> Place {
-    place_near(pid, sys::process::pid())
-}
-
-/// Like [`place`], with `member` a process known to be in the tree: the
-/// walk stops there. Every caller is one, since every process under the
-/// filter descends from stockade (orphans reparent to stockade or to a
-/// subreaper below it), so a signal to the caller's own child costs one
-/// read instead of a walk to the top.
-fn place_near(pid: i32, member: i32) -> Place {
-    let me = sys::process::pid();
-    if pid == me {
-        return Place::Outside;
-    }
-    for _ in 0..3 {
-        let mut at = pid;
-        let mut depth = 0;
-        loop {
-            let Some(parent) = process::parent_of(at) else {
-                if at == pid {
-                    return Place::Gone;
-                }
-                break;
-            };
-            if parent == me || parent == member {
-                return Place::Inside;
-            }
-            depth += 1;
-            if parent <= 1 || depth > MAX_DEPTH {
-                return Place::Outside;
-            }
-            at = parent;
-        }
-    }
-    Place::Outside
-}
 
 /// Under `lock:exec`: whether thread `tid` may no longer send in-sandbox
 /// commands. A process is locked once it has exec'd, and so is every
