@@ -54,7 +54,7 @@ const MAX_DEPTH: usize = 4096;
 /// (any child of stockade but the command), and anything below a process
 /// that made itself a child subreaper. `clone(CLONE_PARENT)` from a locked
 /// process, the other way to get a parent that is not the creator, is
-/// refused ([`clone`]).
+/// refused ([`clone`]). A process whose ancestry cannot be read is locked.
 pub fn lineage_locked(shared: &Shared, tid: u32) -> bool {
     let Ok(status) = CallerStatus::read(tid) else {
         return true;
@@ -81,7 +81,7 @@ pub fn lineage_locked(shared: &Shared, tid: u32) -> bool {
 }
 
 /// Whether `pid` names the caller's own process (one of its threads, or its
-/// thread group): cheap, one lookup in /proc, and needs no walk. The caller
+/// thread group): at most two lookups in /proc, and no walk. The caller
 /// is blocked in this call, so its pid cannot be reused meanwhile.
 fn is_own(call: &Call, pid: i32) -> bool {
     pid > 0
@@ -102,9 +102,8 @@ fn comm_of(pid: i64) -> Vec<u8> {
     comm
 }
 
-/// Reports a call aimed at `target` and returns the reply: EPERM, or, when
-/// `errno` is `None` (a group signal the kernel delivers to the tree's
-/// members only), the call continues.
+/// Reports a call aimed at `target`; `errno` is what the caller sees, `None`
+/// for a group signal that continues to the tree's members only.
 fn report(call: &Call, target: i64, why: &'static str, args: String, errno: Option<Errno>) {
     call.shared.reporter.report_process(&ProcessEvent {
         pid: call.n.pid,
