@@ -479,4 +479,38 @@ mod tests {
         assert_eq!(r.summary().unwrap(), "stockade: 2 violations (write 2)");
         assert_eq!(ev.suggestion(), "allow/write+/etc/x");
     }
+
+    #[test]
+    fn process_events_read_as_denials_and_count_as_process() {
+        let r = Reporter::new(None, true);
+        let ev = ProcessEvent {
+            pid: 7,
+            comm: b"py".to_vec(),
+            syscall: "ptrace",
+            args: "PTRACE_ATTACH, 42".into(),
+            target: 42,
+            target_comm: b"sh".to_vec(),
+            why: "outside the sandbox",
+            errno: Some(libc::EPERM),
+        };
+        assert_eq!(
+            ev.human(),
+            "stockade: denied process access: ptrace(PTRACE_ATTACH, 42) by pid 7 (py): \
+             pid 42 (sh) is outside the sandbox; no rule allows it"
+        );
+        let json: serde_json::Value = serde_json::from_str(&ev.json()).unwrap();
+        assert_eq!(json["category"], "process");
+        assert_eq!(json["errno"], "EPERM");
+        assert_eq!(json["target"], 42);
+        let group = ProcessEvent {
+            target: -5,
+            target_comm: Vec::new(),
+            errno: None,
+            ..ev.clone()
+        };
+        assert!(group.human().starts_with("stockade: spared process access"));
+        assert!(group.human().contains("process group 5 is"));
+        r.report_process(&ev);
+        assert_eq!(r.summary().unwrap(), "stockade: 1 violation (process 1)");
+    }
 }
