@@ -81,11 +81,17 @@ fn read_message(fd: &OwnedFd) -> Result<Option<(u32, i32)>, Errno> {
 /// Forks a child that installs `filter` and then runs `exec`. Returns once the
 /// supervisor holds the listener; the exec itself may still be pending.
 ///
+/// `confine`, a Landlock ruleset from [`crate::sys::process::landlock_tree_ruleset`],
+/// is applied in the child before its filter: the kernel then keeps the
+/// tree's ptrace, memory access, descriptor theft and (ABI 6) signals
+/// inside the tree, whatever pid a call names by the time it runs.
+///
 /// `nofile`: the descriptor limits the command must start with, when the
 /// supervisor raised its own.
 pub fn spawn(
     exec: &process::ExecArgs,
     filter: &[libc::sock_filter],
+    confine: Option<&OwnedFd>,
     nofile: Option<(u64, u64)>,
 ) -> Result<Spawned, SpawnError> {
     let (status_reader, status_writer) = process::pipe_cloexec().map_err(setup("create a pipe"))?;
@@ -99,7 +105,15 @@ pub fn spawn(
     #[allow(unsafe_code)]
     let forked = unsafe { process::fork() };
     match forked.map_err(setup("fork"))? {
-        process::Forked::Child => child(exec, filter, parent, nofile, &status_writer, &ack_reader),
+        process::Forked::Child => child(
+            exec,
+            filter,
+            confine,
+            parent,
+            nofile,
+            &status_writer,
+            &ack_reader,
+        ),
         process::Forked::Parent(pid) => {
             drop(status_writer);
             drop(ack_reader);
@@ -134,6 +148,7 @@ pub fn spawn(
 fn child(
     exec: &process::ExecArgs,
     filter: &[libc::sock_filter],
+    confine: Option<&OwnedFd>,
     parent: i32,
     nofile: Option<(u64, u64)>,
     status: &OwnedFd,
@@ -157,6 +172,7 @@ fn child(
         process::exit_immediately(126);
     }
     let listener = match sys::seccomp::set_no_new_privs()
+        .and_then(|()| confine.map_or(Ok(()), |r| process::landlock_restrict_self(r.as_fd())))
         .and_then(|()| sys::seccomp::install_filter_with_listener(filter))
     {
         Ok(fd) => fd,
