@@ -76,6 +76,9 @@ pub struct State {
     threads: usize,
     /// The listener is gone: every thread exits.
     pub done: bool,
+    /// The watchdog sleeps until a call begins (nothing was in flight for
+    /// a while): the next call to begin wakes it.
+    pub watchdog_idle: bool,
     /// Calls being handled, by slot.
     pub calls: Vec<Option<InFlight>>,
     free_slots: Vec<usize>,
@@ -129,6 +132,10 @@ impl Pool {
             interrupt: None,
         };
         let mut state = self.lock();
+        if state.watchdog_idle {
+            state.watchdog_idle = false;
+            self.watchdog.notify_one();
+        }
         match state.free_slots.pop() {
             Some(slot) => {
                 state.calls[slot] = Some(entry);

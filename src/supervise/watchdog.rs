@@ -36,6 +36,11 @@ pub const FIRST_CHECK: Duration = Duration::from_millis(5);
 /// call's age, so hundreds of blocked calls cost little.
 const MAX_INTERVAL: Duration = Duration::from_millis(100);
 
+/// Rounds with nothing in flight after which the watchdog sleeps until a
+/// call begins: an idle tree costs no wake-ups, and a busy one no more
+/// than one wake-up per 100 ms pause.
+const IDLE_ROUNDS: u32 = 20;
+
 /// A receiver whose handler has run this long hands the receiving over.
 const RECEIVER_STALL: Duration = Duration::from_millis(5);
 
@@ -65,11 +70,23 @@ struct Due {
 
 fn run(shared: &Arc<Shared>) {
     let mut due = Vec::new();
+    let mut empty_rounds = 0;
     loop {
         {
-            let state = shared.pool.lock();
+            let mut state = shared.pool.lock();
             if state.done {
                 return;
+            }
+            if empty_rounds >= IDLE_ROUNDS {
+                state.watchdog_idle = true;
+                while state.watchdog_idle && !state.done {
+                    state = shared
+                        .pool
+                        .watchdog
+                        .wait(state)
+                        .unwrap_or_else(|p| p.into_inner());
+                }
+                empty_rounds = 0;
             }
             let (mut state, _) = shared
                 .pool
@@ -78,6 +95,11 @@ fn run(shared: &Arc<Shared>) {
                 .unwrap_or_else(|p| p.into_inner());
             if state.done {
                 return;
+            }
+            if state.calls.iter().all(Option::is_none) {
+                empty_rounds += 1;
+            } else {
+                empty_rounds = 0;
             }
             let now = Instant::now();
             let mut stuck = None;
