@@ -323,11 +323,15 @@ fn respond(
             let _ = listener.reply_restart_for_signal(n.id);
             return;
         }
-        Some(pool::Interrupt::Gone) if cut_short => return,
+        Some(pool::Interrupt::Gone) if cut_short => {
+            shared.callers.stale(n.pid);
+            return;
+        }
         _ => {}
     }
-    // A failed reply means the caller is gone (ENOENT); nothing to do.
-    let _ = match reply {
+    // A failed reply means the caller is gone (ENOENT): its cached
+    // descriptors are of no more use.
+    let sent = match reply {
         Reply::Value(v) => listener.reply_value(n.id, v),
         Reply::Error(e) => listener.reply_error(n.id, e),
         Reply::Fd { fd, cloexec } => match listener.reply_with_fd(n.id, fd.as_fd(), cloexec) {
@@ -340,8 +344,11 @@ fn respond(
         // Handlers say Gone after ID_VALID failed; should one ever say it of
         // a caller still waiting, it must not wait forever.
         Reply::Gone if listener.id_valid(n.id) => listener.reply_error(n.id, Errno(libc::EPERM)),
-        Reply::Gone => Ok(()),
+        Reply::Gone => Err(Errno(libc::ENOENT)),
     };
+    if sent.is_err_and(|e| e.0 == libc::ENOENT) {
+        shared.callers.stale(n.pid);
+    }
 }
 
 /// The supervisor's own peak resident set (VmHWM of /proc/self/status), in

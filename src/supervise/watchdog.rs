@@ -20,7 +20,7 @@
 
 use super::Shared;
 use super::pool::{self, Interrupt};
-use crate::sys::{fs, process};
+use crate::sys::process;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -148,8 +148,8 @@ fn examine(shared: &Shared, id: u64, caller: u32) -> Option<Interrupt> {
     if !shared.listener.id_valid(id) {
         return Some(Interrupt::Gone);
     }
-    let mut text = Vec::with_capacity(2048);
-    if fs::read_small_file(format!("/proc/{caller}/status").as_bytes(), &mut text).is_err() {
+    let mut text = Vec::with_capacity(4096);
+    if shared.callers.read_status(caller, &mut text).is_err() {
         return None;
     }
     // The thread may have died and its id been reused between the two
