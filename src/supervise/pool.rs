@@ -180,29 +180,31 @@ pub fn hand_off(shared: &Arc<Shared>, slot: usize) -> bool {
     if !holds {
         return true;
     }
-    if state.standby == 0 && state.threads >= shared.pool.max_threads {
+    if !give_receiver_role(shared, &mut state) {
+        // Nobody can take it: keep receiving, and do not block.
+        state.receiver_free = false;
         return false;
     }
     if let Some(call) = state.calls[slot].as_mut() {
         call.receiver = false;
     }
-    give_receiver_role(shared, &mut state);
     true
 }
 
 /// Makes another thread the receiver: a standby if one is parked, else a
-/// new thread. With neither, the role stays free and the first worker to
-/// finish its call takes it.
-pub fn give_receiver_role(shared: &Arc<Shared>, state: &mut State) {
+/// new thread. With neither (the pool is full, or no thread could start),
+/// the role is left free for the first worker to finish its call, and the
+/// result is false.
+pub fn give_receiver_role(shared: &Arc<Shared>, state: &mut State) -> bool {
     if state.standby > 0 {
         state.receiver_free = true;
         shared.pool.standby.notify_one();
-    } else if state.threads < shared.pool.max_threads {
-        if !spawn_worker(shared, state, true) {
-            state.receiver_free = true;
-        }
+        true
+    } else if state.threads < shared.pool.max_threads && spawn_worker(shared, state, true) {
+        true
     } else {
         state.receiver_free = true;
+        false
     }
 }
 

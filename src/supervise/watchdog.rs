@@ -124,7 +124,9 @@ fn run(shared: &Arc<Shared>) {
                 if let Some(call) = state.calls[slot].as_mut() {
                     call.receiver = false;
                 }
-                pool::give_receiver_role(shared, &mut state);
+                // When no thread can take it, the role waits, free, for the
+                // first worker to finish.
+                let _ = pool::give_receiver_role(shared, &mut state);
             }
         }
         for d in due.drain(..) {
