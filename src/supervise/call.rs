@@ -3,6 +3,7 @@
 
 use super::Shared;
 use super::resolve::{self, Base, Caller, Lookup, Resolved};
+use super::userns;
 use crate::policy::{Category, Outcome};
 use crate::report::{Action, Event};
 use crate::sys::seccomp::Notification;
@@ -120,8 +121,30 @@ impl Call<'_> {
         // No ID_VALID here: if the pid was reused, the status is another
         // process's, but nothing is done with it before the check that
         // follows the path walk (`resolve`) or the descriptor copy.
-        let status = CallerStatus::read(self.n.pid)?;
+        let mut status = CallerStatus::read(self.n.pid)?;
+        // Capabilities count only in the user namespace they were given in.
+        // A caller that made its own (unshare(CLONE_NEWUSER)) has a full
+        // set there and none here, where the supervisor acts: lending it
+        // that set would make it root on the whole system.
+        if self.shared.as_root
+            && status.cap_effective != 0
+            && !userns::shares_ours(self.n.pid, "user")?
+        {
+            status.cap_effective = 0;
+        }
         CredentialGuard::apply(&status, self.shared.as_root, full)
+    }
+
+    /// Maps the owner ids the caller passed (chown's `uid`, `gid`) from its
+    /// user namespace to ours: `-1` stays, an unmapped id fails with EINVAL
+    /// as in the kernel.
+    pub fn map_owner(&self, uid: u32, gid: u32) -> Result<(u32, u32), Errno> {
+        let ids = userns::map_owner(self.n.pid, uid, gid)?;
+        // The maps were read through /proc/PID: make sure it was the caller.
+        if !self.shared.listener.id_valid(self.n.id) {
+            return Err(Errno(libc::ESRCH));
+        }
+        Ok(ids)
     }
 
     /// A duplicate of the caller's descriptor `fd` (pidfd_getfd(2)), sharing
@@ -270,11 +293,16 @@ thread_local! {
     static OWN_CAPS: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
 }
 
+/// This worker's own effective capabilities. The first call also tells the
+/// kernel to leave this thread's capability sets alone when its uids
+/// change: the guard sets them itself, and must be able to switch the
+/// filesystem uid after the effective one.
 fn own_effective_caps() -> Step<u64> {
     if let Some(caps) = OWN_CAPS.get() {
         return Ok(caps);
     }
     let caps = process::thread_effective_caps()?;
+    process::keep_caps_on_uid_change()?;
     OWN_CAPS.set(Some(caps));
     Ok(caps)
 }
@@ -284,6 +312,10 @@ fn own_effective_caps() -> Step<u64> {
 pub struct CallerStatus {
     /// Thread group id.
     pub tgid: i32,
+    /// Effective uid.
+    pub euid: u32,
+    /// Effective gid.
+    pub egid: u32,
     /// Filesystem uid.
     pub fsuid: u32,
     /// Filesystem gid.
@@ -324,8 +356,19 @@ impl CallerStatus {
                         .and_then(|v| u32::from_str_radix(v, 8).ok())
                         .unwrap_or(0o022)
                 }
-                b"Uid" => st.fsuid = nums.nth(3).and_then(|v| v.parse().ok()).unwrap_or(0),
-                b"Gid" => st.fsgid = nums.nth(3).and_then(|v| v.parse().ok()).unwrap_or(0),
+                b"Uid" | b"Gid" => {
+                    // Real, effective, saved, filesystem.
+                    let ids: Vec<u32> = nums.filter_map(|v| v.parse().ok()).collect();
+                    let (effective, fs) = (
+                        ids.get(1).copied().unwrap_or(0),
+                        ids.get(3).copied().unwrap_or(0),
+                    );
+                    if key == b"Uid" {
+                        (st.euid, st.fsuid) = (effective, fs);
+                    } else {
+                        (st.egid, st.fsgid) = (effective, fs);
+                    }
+                }
                 b"Groups" => st.groups = nums.filter_map(|v| v.parse().ok()).collect(),
                 b"CapEff" => {
                     st.cap_effective = nums
@@ -375,27 +418,43 @@ impl CredentialGuard {
             previous: None,
             previous_caps: None,
         };
-        // An unprivileged supervisor already has the caller's identity: with
-        // no_new_privs, nobody in the tree can change it.
-        if as_root && (status.fsuid != 0 || status.fsgid != 0 || !status.groups.is_empty()) {
-            let creds = process::Credentials {
-                fsuid: status.fsuid,
-                fsgid: status.fsgid,
-                groups: status.groups.clone(),
-            };
+        if !as_root {
+            // An unprivileged supervisor already has the caller's identity:
+            // with no_new_privs, nobody in the tree can change it.
+            return Ok(guard);
+        }
+        // First, so that the securebit that keeps capabilities across uid
+        // changes is set before any change.
+        let ours = own_effective_caps()?;
+        let creds = process::Credentials {
+            euid: status.euid,
+            egid: status.egid,
+            fsuid: status.fsuid,
+            fsgid: status.fsgid,
+            groups: status.groups.clone(),
+        };
+        // The effective ids too, not only the filesystem ones: they are what
+        // the kernel records in a file the supervisor opens (and checks at a
+        // later write to /proc/PID/uid_map) and in a unix socket's peer
+        // credentials, which must name the caller, not root.
+        if creds.euid != 0
+            || creds.egid != 0
+            || creds.fsuid != 0
+            || creds.fsgid != 0
+            || !creds.groups.is_empty()
+        {
             guard.previous = Some(process::thread_credentials());
+            // On failure, partly switched: the guard's drop puts back all.
             process::set_thread_credentials(&creds)?;
         }
         // Nor may it lend its capabilities: a root caller without
         // CAP_DAC_OVERRIDE must not write a 0444 file through us, and a
         // caller with ambient capabilities keeps them. Effective
-        // capabilities are per thread.
-        if as_root {
-            let ours = own_effective_caps()?;
-            if ours != status.cap_effective {
-                guard.previous_caps = Some(ours);
-                process::set_thread_effective_caps(status.cap_effective)?;
-            }
+        // capabilities are per thread, and the uid changes above left them
+        // as they were (SECBIT_NO_SETUID_FIXUP).
+        if ours != status.cap_effective {
+            guard.previous_caps = Some(ours);
+            process::set_thread_effective_caps(status.cap_effective)?;
         }
         Ok(guard)
     }
@@ -425,11 +484,12 @@ mod tests {
 
     #[test]
     fn status_parse_reads_fs_ids_groups_and_umask() {
-        let text = b"Name:\tsh\nUmask:\t0027\nTgid:\t42\nUid:\t1000\t1000\t1000\t1001\nGid:\t100\t100\t100\t101\nGroups:\t4 24 \n";
+        let text = b"Name:\tsh\nUmask:\t0027\nTgid:\t42\nUid:\t1000\t1002\t1000\t1001\nGid:\t100\t102\t100\t101\nGroups:\t4 24 \n";
         let st = CallerStatus::parse(text);
         assert_eq!(st.tgid, 42);
         assert_eq!(st.umask, 0o027);
-        assert_eq!(st.fsuid, 1001);
+        assert_eq!((st.euid, st.fsuid), (1002, 1001));
+        assert_eq!(st.egid, 102);
         assert_eq!(st.fsgid, 101);
         assert_eq!(st.groups, vec![4, 24]);
     }

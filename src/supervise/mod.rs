@@ -6,6 +6,7 @@ pub mod handlers;
 pub mod process;
 pub mod resolve;
 pub mod spawn;
+pub mod userns;
 
 use crate::filter::{self, Watch};
 use crate::policy::{Category, Lock, Policy};

@@ -101,6 +101,22 @@ pub fn lstat_at(dir: BorrowedFd<'_>, name: &[u8]) -> Result<Stat> {
     })
 }
 
+/// stat(2), following symlinks and magic links (`/proc/PID/ns/user`
+/// names the namespace's nsfs inode).
+pub fn stat_path(path: &[u8]) -> Result<Stat> {
+    let path = cstring(path)?;
+    // SAFETY: `st` is plain old data filled by the kernel.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated, `st` writable.
+    cvt(unsafe { libc::stat(path.as_ptr(), &mut st) })?;
+    Ok(Stat {
+        mode: st.st_mode,
+        dev: st.st_dev,
+        ino: st.st_ino,
+        nlink: st.st_nlink,
+    })
+}
+
 /// readlinkat(2); an empty `name` reads the link a descriptor names
 /// (O_PATH|O_NOFOLLOW handle, Linux 2.6.39).
 pub fn readlink_at(dir: Option<BorrowedFd<'_>>, name: &[u8]) -> Result<Vec<u8>> {

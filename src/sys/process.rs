@@ -242,9 +242,17 @@ pub fn set_umask(mask: u32) -> u32 {
     unsafe { libc::umask(mask as libc::mode_t) as u32 }
 }
 
-/// Filesystem credentials of one thread.
+/// The identity of one thread that the kernel checks when it acts: the
+/// effective ids (recorded in every file the thread opens, in a unix
+/// socket's peer credentials, in the checks of `/proc/PID/uid_map` writes),
+/// the filesystem ids (permission checks on files) and the supplementary
+/// groups. The real and saved ids are left alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
+    /// The effective uid.
+    pub euid: u32,
+    /// The effective gid.
+    pub egid: u32,
     /// The filesystem uid.
     pub fsuid: u32,
     /// The filesystem gid.
@@ -254,31 +262,56 @@ pub struct Credentials {
 }
 
 /// Switches the calling THREAD (not the process) to `creds`, with raw
-/// setgroups(2), setfsgid(2), setfsuid(2). glibc's wrappers would change every
-/// thread; the raw system calls change only this one. Moving fsuid away from 0
-/// drops the filesystem capabilities, as the caller's lack of them requires.
+/// setgroups(2), setresgid(2), setfsgid(2), setresuid(2), setfsuid(2):
+/// glibc's wrappers would change every thread; the raw system calls change
+/// only this one. Needs CAP_SETUID and CAP_SETGID in the effective set, and
+/// [`keep_caps_on_uid_change`] so that the uid changes leave the capability
+/// sets alone (the caller sets them itself).
 pub fn set_thread_credentials(creds: &Credentials) -> Result<()> {
-    // SAFETY: the groups slice is valid for its length.
-    cvt(unsafe {
-        libc::syscall(
+    const KEEP: u32 = u32::MAX;
+    // SAFETY: the groups slice is valid for its length; the rest are
+    // integer arguments.
+    unsafe {
+        cvt(libc::syscall(
             libc::SYS_setgroups,
             creds.groups.len(),
             creds.groups.as_ptr(),
-        )
-    })?;
-    // setfsgid/setfsuid return the previous id and cannot report errors; the
-    // caller verifies with a second call if it needs to.
-    // SAFETY: integer arguments only.
-    unsafe {
+        ))?;
+        cvt(libc::syscall(libc::SYS_setresgid, KEEP, creds.egid, KEEP))?;
+        // setfsgid/setfsuid return the previous id and cannot report
+        // errors; the query below verifies.
         libc::syscall(libc::SYS_setfsgid, creds.fsgid);
+        cvt(libc::syscall(libc::SYS_setresuid, KEEP, creds.euid, KEEP))?;
         libc::syscall(libc::SYS_setfsuid, creds.fsuid);
     }
-    // SAFETY: -1 queries without changing.
-    let now = unsafe { libc::syscall(libc::SYS_setfsuid, u32::MAX) } as u32;
-    if now != creds.fsuid {
+    let now = thread_credentials();
+    if now.fsuid != creds.fsuid || now.fsgid != creds.fsgid {
         return Err(Errno(libc::EPERM));
     }
     Ok(())
+}
+
+/// `SECBIT_NO_SETUID_FIXUP` from `<linux/securebits.h>`.
+const SECBIT_NO_SETUID_FIXUP: libc::c_ulong = 1 << 2;
+
+/// Stops the kernel from adjusting the calling THREAD's capability sets
+/// when its effective or filesystem uid moves between 0 and another id
+/// (prctl(2) `PR_SET_SECUREBITS` with `SECBIT_NO_SETUID_FIXUP`; securebits
+/// are per thread). Needs CAP_SETPCAP.
+pub fn keep_caps_on_uid_change() -> Result<()> {
+    // SAFETY: integer arguments only.
+    let bits = cvt(unsafe { libc::prctl(libc::PR_GET_SECUREBITS, 0, 0, 0, 0) })?;
+    // SAFETY: integer arguments only.
+    cvt(unsafe {
+        libc::prctl(
+            libc::PR_SET_SECUREBITS,
+            bits as libc::c_ulong | SECBIT_NO_SETUID_FIXUP,
+            0,
+            0,
+            0,
+        )
+    })
+    .map(drop)
 }
 
 /// Blocks or unblocks signals for the calling thread (pthread_sigmask(3)).
@@ -388,18 +421,27 @@ pub fn pidfd_open_flags(pid: i32, flags: i32) -> Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
-/// The calling thread's filesystem credentials (setfsuid(2)/setfsgid(2)
-/// queries and getgroups(2)).
+/// The calling thread's [`Credentials`] (getresuid(2), getresgid(2),
+/// setfsuid(2)/setfsgid(2) queries and getgroups(2), all raw, per thread).
 pub fn thread_credentials() -> Credentials {
-    // SAFETY: -1 queries without changing; getgroups writes at most `n` ids.
+    // Real and saved ids are read into scratch slots: only the effective
+    // ones are part of what a guard switches.
+    let (mut real, mut e, mut saved) = (0u32, 0u32, 0u32);
+    let mut eg = 0u32;
+    // SAFETY: getres[ug]id write three ids to valid locations; -1 queries
+    // without changing; getgroups writes at most `n` ids.
     unsafe {
+        libc::syscall(libc::SYS_getresuid, &mut real, &mut e, &mut saved);
+        libc::syscall(libc::SYS_getresgid, &mut real, &mut eg, &mut saved);
         let fsuid = libc::syscall(libc::SYS_setfsuid, u32::MAX) as u32;
         let fsgid = libc::syscall(libc::SYS_setfsgid, u32::MAX) as u32;
-        let n = libc::getgroups(0, std::ptr::null_mut());
+        let n = libc::syscall(libc::SYS_getgroups, 0, std::ptr::null_mut::<u32>()) as i32;
         let mut groups = vec![0 as libc::gid_t; n.max(0) as usize];
-        let got = libc::getgroups(n, groups.as_mut_ptr());
+        let got = libc::syscall(libc::SYS_getgroups, n, groups.as_mut_ptr()) as i32;
         groups.truncate(got.max(0) as usize);
         Credentials {
+            euid: e,
+            egid: eg,
             fsuid,
             fsgid,
             groups,

@@ -292,7 +292,8 @@ pub fn chmod(call: &Call, form: u8) -> Step<Reply> {
     })
 }
 
-/// chown(2), lchown(2), fchownat(2).
+/// chown(2), lchown(2), fchownat(2). The ids are the caller's, mapped
+/// through its user namespace.
 pub fn chown(call: &Call, form: u8) -> Step<Reply> {
     let (p, i) = match form {
         0 => (cwd(0, FOLLOW), 1),
@@ -301,6 +302,7 @@ pub fn chown(call: &Call, form: u8) -> Step<Reply> {
     };
     let (uid, gid) = (call.arg(i) as u32, call.arg(i + 1) as u32);
     on_path(call, p, |r| {
+        let (uid, gid) = call.map_owner(uid, gid)?;
         fs::chown_fd(r.open_object()?.as_fd(), uid, gid)
     })
 }
@@ -442,7 +444,10 @@ pub fn fchmod(call: &Call) -> Step<Reply> {
 /// fchown(2).
 pub fn fchown(call: &Call) -> Step<Reply> {
     let (uid, gid) = (call.arg(1) as u32, call.arg(2) as u32);
-    on_fd(call, 0, |fd| fs::fchown(fd, uid, gid))
+    on_fd(call, 0, |fd| {
+        let (uid, gid) = call.map_owner(uid, gid)?;
+        fs::fchown(fd, uid, gid)
+    })
 }
 
 /// fsetxattr(2), fremovexattr(2).
