@@ -141,6 +141,9 @@ pub enum Command {
     },
     /// `lock:on|off|exec`.
     Lock(Lock),
+    /// `trace/allow_user_namespace:on|off`: whether the tree may make new
+    /// user namespaces (clone, unshare, setns with CLONE_NEWUSER).
+    AllowUserNamespace(bool),
     /// `exec/kill_if_match{+,-,^}PATTERN`.
     KillIfMatch {
         /// Add, remove last, remove all.
@@ -268,6 +271,7 @@ pub struct Policy {
     /// `exec/resume_if_match` patterns; the action field is unused (`Allow`).
     resume_if_match: RuleList<Pattern>,
     lock: Lock,
+    allow_user_namespace: bool,
 }
 
 impl Default for Policy {
@@ -317,6 +321,7 @@ impl Policy {
             kill_if_match: RuleList::default(),
             resume_if_match: RuleList::default(),
             lock: Lock::Off,
+            allow_user_namespace: false,
         }
     }
 
@@ -344,6 +349,7 @@ impl Policy {
                 }
             }
             Command::Lock(lock) => self.lock = *lock,
+            Command::AllowUserNamespace(on) => self.allow_user_namespace = *on,
             Command::KillIfMatch { op, pattern } => {
                 let text = exec_rule_text("kill_if_match", pattern);
                 edit_exec_list(
@@ -453,6 +459,14 @@ impl Policy {
     /// Who may still send in-sandbox commands.
     pub fn lock(&self) -> Lock {
         self.lock
+    }
+
+    /// Whether new user namespaces are allowed
+    /// (`trace/allow_user_namespace:on`). Off by default: inside one, a
+    /// process holds every capability, and everything stockade does not
+    /// emulate would see it as root there.
+    pub fn allows_user_namespace(&self) -> bool {
+        self.allow_user_namespace
     }
 
     /// Decides an access to `path`, the canonical absolute path as raw bytes

@@ -255,6 +255,22 @@ impl Call<'_> {
         }
     }
 
+    /// Reports a refusal that no path or address rule decides (a new user
+    /// namespace, a core limit, a filesystem-wide ioctl): one line on
+    /// stderr, `denied WHAT by pid N (COMM): WHY`.
+    pub fn report_refusal(&self, what: &str, why: &str) {
+        let pid = self.n.pid;
+        let mut comm = Vec::new();
+        let _ = fs::read_small_file(format!("/proc/{pid}/comm").as_bytes(), &mut comm);
+        if comm.last() == Some(&b'\n') {
+            comm.pop();
+        }
+        self.shared.reporter.message(&format!(
+            "denied {what} by pid {pid} ({}): {why}",
+            crate::report::escape(&comm)
+        ));
+    }
+
     /// Reports one event about this call.
     pub fn report(
         &self,

@@ -84,6 +84,7 @@ pub fn watch_for(policy: &Policy) -> Watch {
         stat: policy.is_on(Category::Stat),
         magic,
         net: policy.is_on(Category::NetBind) || policy.is_on(Category::NetConnect),
+        user_ns: !policy.allows_user_namespace(),
     }
 }
 

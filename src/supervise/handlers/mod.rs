@@ -7,6 +7,7 @@ pub mod describe;
 pub mod exec;
 pub mod magic;
 pub mod mutate;
+pub mod namespace;
 pub mod net;
 pub mod open;
 pub mod stat;
@@ -89,6 +90,8 @@ pub fn dispatch(call: &Call) -> Reply {
         SYS_GETXATTRAT => stat::handle(call, Kind::Getxattrat),
         SYS_LISTXATTRAT => stat::handle(call, Kind::Listxattrat),
         libc::SYS_chdir => stat::handle(call, Kind::Chdir),
+        libc::SYS_clone | libc::SYS_unshare => namespace::new_namespace(call),
+        libc::SYS_setns => namespace::setns(call),
         // The filter sends nothing else; fail closed if it ever does.
         _ => Ok(Reply::Error(crate::sys::Errno(libc::ENOSYS))),
     };
