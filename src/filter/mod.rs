@@ -44,7 +44,7 @@ const AT_EMPTY_PATH: u64 = libc::AT_EMPTY_PATH as u64;
 const NEW_LISTENER: u64 = libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
 const CLONE_NEWUSER: u64 = libc::CLONE_NEWUSER as u64;
 /// `RLIMIT_CORE` as the resource argument's low half.
-const RLIMIT_CORE: &[u32] = &[libc::RLIMIT_CORE as u32];
+const RLIMIT_CORE: &[u32] = &[libc::RLIMIT_CORE];
 
 /// ioctl requests that change an inode, or the whole filesystem, through
 /// any descriptor, read-only ones included (sorted: the leaf searches

@@ -135,6 +135,13 @@ impl Call<'_> {
         CredentialGuard::apply(&status, self.shared.as_root, full)
     }
 
+    /// Whether the caller holds capability `cap` (`CAP_*` number) where the
+    /// supervisor acts: in its effective set, and in our user namespace.
+    pub fn caller_capable(&self, cap: u32) -> Step<bool> {
+        let status = CallerStatus::read(self.n.pid)?;
+        Ok(status.cap_effective & (1u64 << cap) != 0 && userns::shares_ours(self.n.pid, "user")?)
+    }
+
     /// Maps the owner ids the caller passed (chown's `uid`, `gid`) from its
     /// user namespace to ours: `-1` stays, an unmapped id fails with EINVAL
     /// as in the kernel.

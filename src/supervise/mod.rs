@@ -362,7 +362,11 @@ pub fn run(
         source,
     })?;
     process::block_supervisor_signals();
-    let spawned = spawn::spawn(&exec, &program_filter)?;
+    // Core dumps are files the kernel writes into the crashing process's
+    // working directory, out of any check: with write checks on, the tree
+    // starts with RLIMIT_CORE at 0 and may not raise it
+    // (handlers/kernel_writes.rs).
+    let spawned = spawn::spawn(&exec, &program_filter, watch.write)?;
     let listener = Listener::new(spawned.listener.try_clone().map_err(|e| RunError::Setup {
         what: "hold the listener",
         source: Errno(e.raw_os_error().unwrap_or(libc::EIO)),

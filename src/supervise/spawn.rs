@@ -80,9 +80,12 @@ fn read_message(fd: &OwnedFd) -> Result<Option<(u32, i32)>, Errno> {
 
 /// Forks a child that installs `filter` and then runs `exec`. Returns once the
 /// supervisor holds the listener; the exec itself may still be pending.
+/// With `no_core_dumps`, the child sets RLIMIT_CORE to 0 (soft and hard)
+/// first; every other inherited limit is kept.
 pub fn spawn(
     exec: &process::ExecArgs,
     filter: &[libc::sock_filter],
+    no_core_dumps: bool,
 ) -> Result<Spawned, SpawnError> {
     let (status_reader, status_writer) = process::pipe_cloexec().map_err(setup("create a pipe"))?;
     let (ack_reader, ack_writer) = process::pipe_cloexec().map_err(setup("create a pipe"))?;
@@ -95,7 +98,14 @@ pub fn spawn(
     #[allow(unsafe_code)]
     let forked = unsafe { process::fork() };
     match forked.map_err(setup("fork"))? {
-        process::Forked::Child => child(exec, filter, parent, &status_writer, &ack_reader),
+        process::Forked::Child => child(
+            exec,
+            filter,
+            no_core_dumps,
+            parent,
+            &status_writer,
+            &ack_reader,
+        ),
         process::Forked::Parent(pid) => {
             drop(status_writer);
             drop(ack_reader);
@@ -130,6 +140,7 @@ pub fn spawn(
 fn child(
     exec: &process::ExecArgs,
     filter: &[libc::sock_filter],
+    no_core_dumps: bool,
     parent: i32,
     status: &OwnedFd,
     ack: &OwnedFd,
@@ -140,6 +151,9 @@ fn child(
         process::exit_immediately(126);
     }
     process::reset_signals_for_exec();
+    if no_core_dumps && process::disable_core_dumps().is_err() {
+        process::exit_immediately(126);
+    }
     // The supervisor is not dumpable, and a fork keeps that until exec; the
     // supervisor must be able to take the listener from this child.
     if process::set_dumpable().is_err() {

@@ -32,6 +32,18 @@ pub fn set_child_subreaper() -> Result<()> {
     cvt(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }).map(drop)
 }
 
+/// Sets RLIMIT_CORE to 0, soft and hard (setrlimit(2)): the kernel then
+/// writes no core file for this process or its children, and only a
+/// process with CAP_SYS_RESOURCE could raise it again. Async-signal-safe.
+pub fn disable_core_dumps() -> Result<()> {
+    let zero = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `zero` is a valid rlimit.
+    cvt(unsafe { libc::setrlimit(libc::RLIMIT_CORE, &zero) }).map(drop)
+}
+
 /// Asks for `signal` when our parent dies (prctl(2) `PR_SET_PDEATHSIG`).
 /// Async-signal-safe.
 pub fn set_parent_death_signal(signal: i32) -> Result<()> {
