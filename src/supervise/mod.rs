@@ -110,6 +110,9 @@ pub struct Shared {
     bound: Mutex<Vec<crate::policy::Address>>,
     /// Whether successful binds allow later connects (on by default).
     allow_bound: std::sync::atomic::AtomicBool,
+    /// Whether the tree switched process accounting on (acct(PATH) to an
+    /// allowed file): only then may it switch it off.
+    pub accounting_on: std::sync::atomic::AtomicBool,
     idle: AtomicUsize,
     workers: AtomicUsize,
 }
@@ -389,6 +392,7 @@ pub fn run(
         }),
         bound: Mutex::new(Vec::new()),
         allow_bound: std::sync::atomic::AtomicBool::new(config.allow_bound),
+        accounting_on: std::sync::atomic::AtomicBool::new(false),
         idle: AtomicUsize::new(0),
         workers: AtomicUsize::new(0),
     });

@@ -461,6 +461,12 @@ pub fn acct_fd(fd: BorrowedFd<'_>) -> Result<()> {
     cvt(unsafe { libc::acct(path.as_ptr()) }).map(drop)
 }
 
+/// acct(2) with NULL: switches process accounting off.
+pub fn acct_off() -> Result<()> {
+    // SAFETY: NULL is acct's documented "off".
+    cvt(unsafe { libc::acct(std::ptr::null()) }).map(drop)
+}
+
 /// ioctl(2) with a pointer to `arg`, a copy of the caller's argument in our
 /// memory, or with 0 when `arg` is empty (requests that take none). Only for
 /// requests whose argument holds no pointers.

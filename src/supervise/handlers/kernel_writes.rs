@@ -19,6 +19,7 @@ use crate::supervise::resolve::{self, Base, Lookup};
 use crate::supervise::userns;
 use crate::sys::{Errno, fs, mem};
 use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::atomic::Ordering;
 
 const FOLLOW: Lookup = Lookup {
     follow_final: true,
@@ -41,6 +42,11 @@ pub fn acct(call: &Call) -> Step<Reply> {
         return Err(Errno(libc::EPERM).into());
     }
     if call.arg(0) == 0 {
+        if call.shared.accounting_on.load(Ordering::SeqCst) {
+            fs::acct_off()?;
+            call.shared.accounting_on.store(false, Ordering::SeqCst);
+            return Ok(Reply::Value(0));
+        }
         call.report_refusal(
             "acct(NULL)",
             "process accounting set up outside the sandbox is not switched off from inside",
@@ -61,6 +67,7 @@ pub fn acct(call: &Call) -> Step<Reply> {
     call.fail_if_missing(&r)?;
     call.check(Category::Write, &r.path, || describe::path(&r.path))?;
     fs::acct_fd(r.open_object()?.as_fd())?;
+    call.shared.accounting_on.store(true, Ordering::SeqCst);
     Ok(Reply::Value(0))
 }
 
