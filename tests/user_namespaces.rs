@@ -472,3 +472,45 @@ fn clone3_fails_with_enosys_and_libc_falls_back_to_clone() {
         stdout(&native)
     );
 }
+
+// --- identity the supervisor's own calls carry -----------------------------------
+
+/// A unix listener run by root records the peer credentials of whoever
+/// connects: the kernel takes them from the connecting thread, which for
+/// an emulated connect is stockade's worker. They must name the dropped
+/// build's user, as natively, not root: a daemon that trusts uid 0 peers
+/// would otherwise serve the build as root.
+#[test]
+fn emulated_connect_carries_the_callers_uid_not_roots_issue8() {
+    if needs_root_and_python() {
+        return;
+    }
+    let (uid, _) = test_user();
+    let s = shared_scratch("peercred");
+    let sock = s.path("sock");
+    let listener_code = "import os, socket, struct, sys\n\
+        s = socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\nos.chmod(sys.argv[1], 0o777)\ns.listen(4)\n\
+        print('ready', flush=True)\n\
+        for _ in range(2):\n    c, _ = s.accept()\n    pid, uid, gid = struct.unpack('3i', c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))\n    print(uid, flush=True)\n    c.close()\n";
+    let mut listener = Command::new(python())
+        .args(["-c", listener_code, &sock])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_for_file(&sock, TIMEOUT), "the listener binds");
+    let client = [
+        SYSTEM_PYTHON,
+        "-c",
+        "import socket, sys\ns = socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\nprint('connected')",
+        &sock,
+    ];
+    let allow = format!("allow/net/connect+{sock}");
+    let mut cmd = stockade(&["-m", "sandbox/net:on", "-m", &allow]);
+    cmd.arg("--").args(as_user(&client));
+    let out = output_within(cmd, TIMEOUT);
+    let native = run_within(&as_user(&client), None);
+    let listened = listener.wait_with_output().unwrap();
+    assert_eq!(stdout(&out), "connected\n", "{}", stderr(&out));
+    assert_eq!(stdout(&native), "connected\n", "{}", stderr(&native));
+    assert_eq!(stdout(&listened), format!("ready\n{uid}\n{uid}\n"));
+}
