@@ -492,7 +492,7 @@ fn emulated_connect_carries_the_callers_uid_not_roots_issue8() {
         s = socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\nos.chmod(sys.argv[1], 0o777)\ns.listen(4)\n\
         print('ready', flush=True)\n\
         for _ in range(2):\n    c, _ = s.accept()\n    pid, uid, gid = struct.unpack('3i', c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))\n    print(uid, flush=True)\n    c.close()\n";
-    let mut listener = Command::new(python())
+    let listener = Command::new(python())
         .args(["-c", listener_code, &sock])
         .stdout(std::process::Stdio::piped())
         .spawn()
