@@ -514,3 +514,70 @@ fn emulated_connect_carries_the_callers_uid_not_roots_issue8() {
     assert_eq!(stdout(&native), "connected\n", "{}", stderr(&native));
     assert_eq!(stdout(&listened), format!("ready\n{uid}\n{uid}\n"));
 }
+
+/// The kernel attaches the sender's real uid to a message for a receiver
+/// that asked for SO_PASSCRED, and checks explicit SCM_CREDENTIALS against
+/// the sender's ids. An emulated send is made by stockade's worker: the
+/// receiver must see the build's user, and a build claiming uid 0 must be
+/// refused, as natively.
+#[test]
+fn emulated_send_carries_the_callers_credentials_not_roots_issue8() {
+    if needs_root_and_python() {
+        return;
+    }
+    let (uid, _) = test_user();
+    let s = shared_scratch("passcred");
+    let sock = s.path("sock");
+    let listener_code = "import os, socket, struct, sys\n\
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)\n\
+        s.bind(sys.argv[1])\nos.chmod(sys.argv[1], 0o777)\n\
+        for _ in range(2):\n    msg, anc, flags, addr = s.recvmsg(64, socket.CMSG_SPACE(12))\n    \
+        creds = [struct.unpack('3i', d)[1] for l, t, d in anc if t == socket.SCM_CREDENTIALS]\n    \
+        print(msg.decode(), creds[0] if creds else 'none', flush=True)\n";
+    let listener = Command::new(python())
+        .args(["-c", listener_code, &sock])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_for_file(&sock, TIMEOUT), "the listener binds");
+    // A plain send, then one that claims root with the pid of its parent
+    // (stockade, under the sandbox), which natively fails.
+    let client = [
+        SYSTEM_PYTHON,
+        "-c",
+        "import os, socket, struct, sys\n\
+         s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
+         s.sendto(b'plain', sys.argv[1])\n\
+         forged = [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, struct.pack('3i', os.getppid(), 0, 0))]\n\
+         try:\n    s.sendmsg([b'forged'], forged, 0, sys.argv[1])\n    print('forged sent')\n\
+         except OSError as e:\n    print('forged refused', e.errno)\n    s.sendto(b'last', sys.argv[1])",
+        &sock,
+    ];
+    let allow = format!("allow/net/connect+{sock}");
+    let mut cmd = stockade(&["-m", "sandbox/net:on", "-m", &allow]);
+    cmd.arg("--").args(as_user(&client));
+    let out = output_within(cmd, TIMEOUT);
+    let listened = listener.wait_with_output().unwrap();
+    assert_eq!(
+        stdout(&out),
+        format!("forged refused {}\n", libc::EPERM),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stdout(&listened), format!("plain {uid}\nlast {uid}\n"));
+
+    // Natively the same, with the test user's own parent.
+    let _ = std::fs::remove_file(&sock);
+    let listener = Command::new(python())
+        .args(["-c", listener_code, &sock])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let listener_ready = wait_for_file(&sock, TIMEOUT);
+    let native = run_within(&as_user(&client), None);
+    let listened = listener.wait_with_output().unwrap();
+    assert!(listener_ready);
+    assert_eq!(stdout(&native), format!("forged refused {}\n", libc::EPERM));
+    assert_eq!(stdout(&listened), format!("plain {uid}\nlast {uid}\n"));
+}

@@ -314,6 +314,18 @@ thread_local! {
     /// This worker's own effective capabilities, read once: every guard puts
     /// them back as they were.
     static OWN_CAPS: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+    /// This worker's own credentials, read once.
+    static OWN_CREDS: std::cell::RefCell<Option<process::Credentials>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// This worker's own identity, read once: it never changes between guards.
+fn own_credentials() -> process::Credentials {
+    OWN_CREDS.with(|own| {
+        own.borrow_mut()
+            .get_or_insert_with(process::thread_credentials)
+            .clone()
+    })
 }
 
 /// This worker's own effective capabilities. The first call also tells the
@@ -335,10 +347,10 @@ fn own_effective_caps() -> Step<u64> {
 pub struct CallerStatus {
     /// Thread group id.
     pub tgid: i32,
-    /// Effective uid.
-    pub euid: u32,
-    /// Effective gid.
-    pub egid: u32,
+    /// Real, effective and saved uid.
+    pub uids: [u32; 3],
+    /// Real, effective and saved gid.
+    pub gids: [u32; 3],
     /// Filesystem uid.
     pub fsuid: u32,
     /// Filesystem gid.
@@ -382,14 +394,12 @@ impl CallerStatus {
                 b"Uid" | b"Gid" => {
                     // Real, effective, saved, filesystem.
                     let ids: Vec<u32> = nums.filter_map(|v| v.parse().ok()).collect();
-                    let (effective, fs) = (
-                        ids.get(1).copied().unwrap_or(0),
-                        ids.get(3).copied().unwrap_or(0),
-                    );
+                    let id = |i: usize| ids.get(i).copied().unwrap_or(0);
+                    let (three, fs) = ([id(0), id(1), id(2)], id(3));
                     if key == b"Uid" {
-                        (st.euid, st.fsuid) = (effective, fs);
+                        (st.uids, st.fsuid) = (three, fs);
                     } else {
-                        (st.egid, st.fsgid) = (effective, fs);
+                        (st.gids, st.fsgid) = (three, fs);
                     }
                 }
                 b"Groups" => st.groups = nums.filter_map(|v| v.parse().ok()).collect(),
@@ -450,23 +460,21 @@ impl CredentialGuard {
         // changes is set before any change.
         let ours = own_effective_caps()?;
         let creds = process::Credentials {
-            euid: status.euid,
-            egid: status.egid,
+            uids: status.uids,
+            gids: status.gids,
             fsuid: status.fsuid,
             fsgid: status.fsgid,
             groups: status.groups.clone(),
         };
-        // The effective ids too, not only the filesystem ones: they are what
-        // the kernel records in a file the supervisor opens (and checks at a
-        // later write to /proc/PID/uid_map) and in a unix socket's peer
-        // credentials, which must name the caller, not root.
-        if creds.euid != 0
-            || creds.egid != 0
-            || creds.fsuid != 0
-            || creds.fsgid != 0
-            || !creds.groups.is_empty()
-        {
-            guard.previous = Some(process::thread_credentials());
+        // All the ids, not only the filesystem ones: the kernel records the
+        // effective ones in a file the supervisor opens (and checks them at
+        // a later write to /proc/PID/uid_map) and in a unix socket's peer
+        // credentials, attaches the real ones to messages for receivers
+        // with SO_PASSCRED, and checks explicit SCM_CREDENTIALS against all
+        // three: each must name the caller, not root.
+        let own = own_credentials();
+        if creds != own {
+            guard.previous = Some(own);
             // On failure, partly switched: the guard's drop puts back all.
             process::set_thread_credentials(&creds)?;
         }
@@ -511,8 +519,8 @@ mod tests {
         let st = CallerStatus::parse(text);
         assert_eq!(st.tgid, 42);
         assert_eq!(st.umask, 0o027);
-        assert_eq!((st.euid, st.fsuid), (1002, 1001));
-        assert_eq!(st.egid, 102);
+        assert_eq!((st.uids, st.fsuid), ([1000, 1002, 1000], 1001));
+        assert_eq!((st.gids, st.fsgid), ([100, 102, 100], 101));
         assert_eq!(st.fsgid, 101);
         assert_eq!(st.groups, vec![4, 24]);
     }

@@ -255,16 +255,17 @@ pub fn set_umask(mask: u32) -> u32 {
 }
 
 /// The identity of one thread that the kernel checks when it acts: the
-/// effective ids (recorded in every file the thread opens, in a unix
-/// socket's peer credentials, in the checks of `/proc/PID/uid_map` writes),
-/// the filesystem ids (permission checks on files) and the supplementary
-/// groups. The real and saved ids are left alone.
+/// real, effective and saved ids (recorded in every file the thread opens,
+/// in a unix socket's peer credentials, in the credentials a message
+/// carries to a receiver with SO_PASSCRED, and checked against explicit
+/// SCM_CREDENTIALS), the filesystem ids (permission checks on files) and
+/// the supplementary groups.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
-    /// The effective uid.
-    pub euid: u32,
-    /// The effective gid.
-    pub egid: u32,
+    /// Real, effective and saved uid.
+    pub uids: [u32; 3],
+    /// Real, effective and saved gid.
+    pub gids: [u32; 3],
     /// The filesystem uid.
     pub fsuid: u32,
     /// The filesystem gid.
@@ -277,10 +278,10 @@ pub struct Credentials {
 /// setgroups(2), setresgid(2), setfsgid(2), setresuid(2), setfsuid(2):
 /// glibc's wrappers would change every thread; the raw system calls change
 /// only this one. Needs CAP_SETUID and CAP_SETGID in the effective set, and
-/// [`keep_caps_on_uid_change`] so that the uid changes leave the capability
-/// sets alone (the caller sets them itself).
+/// [`keep_caps_on_uid_change`], so that the capability sets survive the
+/// change (the caller sets them itself) and root's ids can be taken back.
 pub fn set_thread_credentials(creds: &Credentials) -> Result<()> {
-    const KEEP: u32 = u32::MAX;
+    let ([ruid, euid, suid], [rgid, egid, sgid]) = (creds.uids, creds.gids);
     // SAFETY: the groups slice is valid for its length; the rest are
     // integer arguments.
     unsafe {
@@ -289,11 +290,11 @@ pub fn set_thread_credentials(creds: &Credentials) -> Result<()> {
             creds.groups.len(),
             creds.groups.as_ptr(),
         ))?;
-        cvt(libc::syscall(libc::SYS_setresgid, KEEP, creds.egid, KEEP))?;
+        cvt(libc::syscall(libc::SYS_setresgid, rgid, egid, sgid))?;
         // setfsgid/setfsuid return the previous id and cannot report
         // errors; the query below verifies.
         libc::syscall(libc::SYS_setfsgid, creds.fsgid);
-        cvt(libc::syscall(libc::SYS_setresuid, KEEP, creds.euid, KEEP))?;
+        cvt(libc::syscall(libc::SYS_setresuid, ruid, euid, suid))?;
         libc::syscall(libc::SYS_setfsuid, creds.fsuid);
     }
     let now = thread_credentials();
@@ -436,15 +437,24 @@ pub fn pidfd_open_flags(pid: i32, flags: i32) -> Result<OwnedFd> {
 /// The calling thread's [`Credentials`] (getresuid(2), getresgid(2),
 /// setfsuid(2)/setfsgid(2) queries and getgroups(2), all raw, per thread).
 pub fn thread_credentials() -> Credentials {
-    // Real and saved ids are read into scratch slots: only the effective
-    // ones are part of what a guard switches.
-    let (mut real, mut e, mut saved) = (0u32, 0u32, 0u32);
-    let mut eg = 0u32;
+    let (mut uids, mut gids) = ([0u32; 3], [0u32; 3]);
     // SAFETY: getres[ug]id write three ids to valid locations; -1 queries
     // without changing; getgroups writes at most `n` ids.
     unsafe {
-        libc::syscall(libc::SYS_getresuid, &mut real, &mut e, &mut saved);
-        libc::syscall(libc::SYS_getresgid, &mut real, &mut eg, &mut saved);
+        let [r, e, s] = &mut uids;
+        libc::syscall(
+            libc::SYS_getresuid,
+            r as *mut u32,
+            e as *mut u32,
+            s as *mut u32,
+        );
+        let [r, e, s] = &mut gids;
+        libc::syscall(
+            libc::SYS_getresgid,
+            r as *mut u32,
+            e as *mut u32,
+            s as *mut u32,
+        );
         let fsuid = libc::syscall(libc::SYS_setfsuid, u32::MAX) as u32;
         let fsgid = libc::syscall(libc::SYS_setfsgid, u32::MAX) as u32;
         let n = libc::syscall(libc::SYS_getgroups, 0, std::ptr::null_mut::<u32>()) as i32;
@@ -452,8 +462,8 @@ pub fn thread_credentials() -> Credentials {
         let got = libc::syscall(libc::SYS_getgroups, n, groups.as_mut_ptr()) as i32;
         groups.truncate(got.max(0) as usize);
         Credentials {
-            euid: e,
-            egid: eg,
+            uids,
+            gids,
             fsuid,
             fsgid,
             groups,
