@@ -290,16 +290,27 @@ pub fn set_thread_credentials(creds: &Credentials) -> Result<()> {
             creds.groups.len(),
             creds.groups.as_ptr(),
         ))?;
+        // setres[ug]id also set the filesystem id to the effective one,
+        // which is all most callers need.
         cvt(libc::syscall(libc::SYS_setresgid, rgid, egid, sgid))?;
-        // setfsgid/setfsuid return the previous id and cannot report
-        // errors; the query below verifies.
-        libc::syscall(libc::SYS_setfsgid, creds.fsgid);
         cvt(libc::syscall(libc::SYS_setresuid, ruid, euid, suid))?;
-        libc::syscall(libc::SYS_setfsuid, creds.fsuid);
     }
-    let now = thread_credentials();
-    if now.fsuid != creds.fsuid || now.fsgid != creds.fsgid {
-        return Err(Errno(libc::EPERM));
+    // setfsgid/setfsuid return the previous id and cannot report errors: a
+    // query (-1) verifies.
+    for (nr, id, effective) in [
+        (libc::SYS_setfsgid, creds.fsgid, egid),
+        (libc::SYS_setfsuid, creds.fsuid, euid),
+    ] {
+        if id != effective {
+            // SAFETY: integer arguments only.
+            let now = unsafe {
+                libc::syscall(nr, id);
+                libc::syscall(nr, u32::MAX)
+            } as u32;
+            if now != id {
+                return Err(Errno(libc::EPERM));
+            }
+        }
     }
     Ok(())
 }
