@@ -581,3 +581,30 @@ fn emulated_send_carries_the_callers_credentials_not_roots_issue8() {
     assert_eq!(stdout(&native), format!("forged refused {}\n", libc::EPERM));
     assert_eq!(stdout(&listened), format!("plain {uid}\nlast {uid}\n"));
 }
+
+/// The kernel refuses a change of project id from outside the initial user
+/// namespace with EINVAL (before the filesystem's own check); the
+/// supervisor, which acts in the initial one, must refuse it the same way.
+#[test]
+fn project_id_cannot_be_changed_from_a_user_namespace_issue8() {
+    if needs_root_and_python() {
+        return;
+    }
+    let s = shared_scratch("userns-projid");
+    let code = "import fcntl\np = D + '/f'\nopen(p, 'a').close()\n\
+                fd = os.open(p, os.O_RDONLY)\n\
+                old = struct.unpack('5I8x', fcntl.ioctl(fd, 0x801c581f, bytes(28)))\n\
+                attempt(lambda: fcntl.ioctl(fd, 0x401c5820, struct.pack('5I8x', old[0], old[1], old[2], old[3] + 5, old[4])))";
+    let runs = attack(&s, &[], code, || {
+        let _ = std::fs::remove_file(s.path("f"));
+    });
+    assert_eq!(
+        stdout(&runs.sandboxed),
+        "refused EINVAL\n",
+        "{}",
+        stderr(&runs.sandboxed)
+    );
+    assert_eq!(stdout(&runs.native_userns), "refused EINVAL\n");
+    // Real root gets past that check, to the filesystem's own answer.
+    assert_ne!(stdout(&runs.native_root), "refused EINVAL\n");
+}
