@@ -104,8 +104,10 @@ pub struct Shared {
     /// The command's pid, and whether its first exec (ours) has been seen.
     root: u32,
     root_execed: std::sync::atomic::AtomicBool,
-    /// Addresses the tree bound successfully; connects to them are allowed.
-    bound: Mutex<Vec<crate::policy::Address>>,
+    /// Addresses the tree's sockets were given, by a bind or by the kernel
+    /// on a send or connect; connects to them may be allowed (see
+    /// `handlers::net`).
+    bound: Mutex<Vec<handlers::net::Bound>>,
     /// Whether successful binds allow later connects (on by default).
     allow_bound: std::sync::atomic::AtomicBool,
     idle: AtomicUsize,
@@ -151,15 +153,17 @@ impl Shared {
         pid == self.root && !self.root_execed.swap(true, Ordering::SeqCst)
     }
 
-    /// Remembers an address the tree bound, so that connects and sends to it
-    /// are allowed: test suites that listen and talk to themselves then work
-    /// with a policy that allows only the bind.
-    pub fn note_bound(&self, address: crate::policy::Address) {
+    /// Remembers an address one of the tree's sockets holds, so that
+    /// connects and sends to it may be allowed: test suites that listen and
+    /// talk to themselves then work with a policy that allows only the
+    /// bind. A newer record of the same address replaces the older: two
+    /// sockets never hold one address unless they share it, and a shared
+    /// address is never allowed.
+    pub fn note_bound(&self, bound: handlers::net::Bound) {
         if self.allow_bound.load(Ordering::Relaxed) {
-            let mut bound = self.bound.lock().unwrap_or_else(|p| p.into_inner());
-            if !bound.contains(&address) {
-                bound.push(address);
-            }
+            let mut list = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+            list.retain(|b| b.address != bound.address);
+            list.push(bound);
         }
     }
 
@@ -169,13 +173,23 @@ impl Shared {
         self.allow_bound.store(on, Ordering::Relaxed);
     }
 
-    /// Whether `dest` is covered by an address the tree bound.
-    pub fn was_bound(&self, dest: &crate::policy::Address) -> bool {
+    /// Whether `dest` is covered by an address the tree's sockets were
+    /// given, by a socket of `protocol` for inet addresses. Only a first
+    /// sieve: whether that socket still holds it alone is checked by the
+    /// caller (`handlers::net`).
+    pub fn was_bound(&self, dest: &crate::policy::Address, protocol: Option<u8>) -> bool {
         if !self.allow_bound.load(Ordering::Relaxed) {
             return false;
         }
-        let bound = self.bound.lock().unwrap_or_else(|p| p.into_inner());
-        bound.iter().any(|b| handlers::net::bound_covers(b, dest))
+        let list = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+        list.iter().any(|b| b.covers(dest, protocol))
+    }
+
+    /// Whether the inet socket with `cookie` is one the tree's own binds or
+    /// sends gave an address.
+    pub fn is_own_socket(&self, protocol: u8, cookie: u64) -> bool {
+        let list = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+        list.iter().any(|b| b.is_socket(protocol, cookie))
     }
 
     /// Whether `pid` has exec'd (for `lock:exec`).

@@ -10,6 +10,7 @@ pub mod mem;
 pub mod net;
 pub mod process;
 pub mod seccomp;
+pub mod sockinfo;
 
 use std::fmt;
 

@@ -21,9 +21,9 @@ use super::describe;
 use crate::policy::{Address, Category};
 use crate::supervise::call::{Call, Reply, Step};
 use crate::supervise::resolve::{Base, Lookup, Target};
-use crate::sys::{Errno, fs, net, process};
+use crate::sys::{Errno, fs, net, process, sockinfo};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 /// The largest payload one emulated send copies.
 const MAX_SEND: usize = 16 << 20;
@@ -75,8 +75,9 @@ fn decode(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
         }
         libc::AF_INET | libc::AF_INET6 => Err(Errno(libc::EINVAL).into()),
         libc::AF_UNIX => decode_unix(call, raw, binding),
-        // AF_UNSPEC (disconnect) and families without addresses to judge
-        // (netlink, packet with its own capability checks) pass unchecked.
+        // AF_UNSPEC where the kernel reads no address (a disconnect; see
+        // `decode_for`) and families without addresses to judge (netlink,
+        // packet with its own capability checks) pass unchecked.
         _ => plain(None),
     }
 }
@@ -139,19 +140,81 @@ fn decode_unix(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
     })
 }
 
-/// Checks `checked` for `category`; addresses the tree bound itself are
-/// allowed for connects and sends (see `Shared::was_bound`).
-fn check(call: &Call, category: Category, checked: &Checked) -> Step<()> {
+/// Checks `checked` for `category`. A connect or send the policy does not
+/// allow is still allowed to an address the tree's own sockets alone hold
+/// (see [`Bound`]).
+fn check(call: &Call, category: Category, checked: &Checked, sock: &OwnedFd) -> Step<()> {
     let Some(address) = &checked.address else {
         return Ok(());
     };
-    if category == Category::NetConnect && call.shared.was_bound(address) {
+    let verdict = call.shared.policy().check_addr(category, address);
+    let silent_allow = verdict.outcome == crate::policy::Outcome::Allow && !verdict.report;
+    if category == Category::NetConnect
+        && !silent_allow
+        && held_by_tree(call, sock.as_fd(), address)
+    {
         return Ok(());
     }
-    let verdict = call.shared.policy().check_addr(category, address);
     let shown = rule_form(address);
     call.enforce(category, shown.as_bytes(), verdict, || {
         format!("{}, {}", call.int(0), describe::path(shown.as_bytes()))
+    })
+}
+
+/// What a call does with the address it names; AF_UNSPEC means something
+/// different for each.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Bind,
+    Connect,
+    Send,
+}
+
+/// Decodes the address of a call made on `sock`, judging AF_UNSPEC as the
+/// kernel reads it (net/ipv4/udp.c, raw.c, af_inet.c, net/ipv6/udp.c,
+/// raw.c as of Linux 6.18):
+/// - connect: a disconnect, on every family; nothing to judge;
+/// - an IPv4 socket's bind or send: an IPv4 address (bind takes it only
+///   for INADDR_ANY, UDP and raw sends go to the address given);
+/// - an IPv6 UDP (or UDP-Lite, ICMPv6 ping) send: no destination, or
+///   EAFNOSUPPORT for ping; an IPv6 bind: EAFNOSUPPORT; nothing to judge;
+/// - any other IPv6 send (raw, L2TP): an IPv6 address.
+///
+/// The kernel is handed the caller's bytes unchanged, so it makes of them
+/// exactly what was judged.
+fn decode_for(call: &Call, sock: BorrowedFd<'_>, raw: Vec<u8>, purpose: Purpose) -> Step<Checked> {
+    let binding = purpose == Purpose::Bind;
+    let unspec = raw.len() >= 2 && u16::from_ne_bytes([raw[0], raw[1]]) == libc::AF_UNSPEC as u16;
+    if !unspec || purpose == Purpose::Connect {
+        return decode(call, raw, binding);
+    }
+    let Some(family) = unspec_family(sock, purpose)? else {
+        return decode(call, raw, binding);
+    };
+    let mut as_read = raw.clone();
+    as_read[..2].copy_from_slice(&(family as u16).to_ne_bytes());
+    let mut checked = decode(call, as_read, binding)?;
+    checked.bytes = raw;
+    Ok(checked)
+}
+
+/// The family the kernel reads an AF_UNSPEC address of a bind or send on
+/// `sock` as, if it reads one (see [`decode_for`]).
+fn unspec_family(sock: BorrowedFd<'_>, purpose: Purpose) -> Step<Option<i32>> {
+    let domain = sockinfo::int_option(sock, libc::SO_DOMAIN)?;
+    Ok(match domain {
+        libc::AF_INET => Some(libc::AF_INET),
+        libc::AF_INET6 if purpose == Purpose::Send => {
+            let kind = sockinfo::int_option(sock, libc::SO_TYPE)?;
+            let protocol = sockinfo::int_option(sock, libc::SO_PROTOCOL)?;
+            let no_destination = kind == libc::SOCK_DGRAM
+                && matches!(
+                    protocol,
+                    libc::IPPROTO_UDP | libc::IPPROTO_UDPLITE | libc::IPPROTO_ICMPV6
+                );
+            (!no_destination).then_some(libc::AF_INET6)
+        }
+        _ => None,
     })
 }
 
@@ -168,19 +231,18 @@ pub fn bind(call: &Call) -> Step<Reply> {
     let raw = read_address(call, call.arg(1), call.arg(2))?;
     let sock = call.caller_fd(call.int(0))?;
     let _caller = call.become_caller(true)?;
-    let checked = decode(call, raw, true)?;
-    check(call, Category::NetBind, &checked)?;
+    let checked = decode_for(call, sock.as_fd(), raw, Purpose::Bind)?;
+    check(call, Category::NetBind, &checked, &sock)?;
     net::bind(sock.as_fd(), &checked.bytes)?;
-    if let Some(Address::Inet(_)) = checked.address
-        && let Ok(local) = net::local_address(sock.as_fd())
-        && let Ok(Checked {
-            address: Some(bound),
-            ..
-        }) = decode(call, local, true)
-    {
-        call.shared.note_bound(bound);
-    } else if let Some(address @ (Address::Unix(_) | Address::Abstract(_))) = checked.address {
-        call.shared.note_bound(address);
+    match checked.address {
+        Some(Address::Inet(_)) => remember_inet(call, sock.as_fd()),
+        Some(address @ (Address::Unix(_) | Address::Abstract(_))) => {
+            call.shared.note_bound(Bound {
+                address,
+                socket: None,
+            })
+        }
+        _ => {}
     }
     Ok(Reply::Value(0))
 }
@@ -190,9 +252,13 @@ pub fn connect(call: &Call) -> Step<Reply> {
     let raw = read_address(call, call.arg(1), call.arg(2))?;
     let sock = call.caller_fd(call.int(0))?;
     let _caller = call.become_caller(false)?;
-    let checked = decode(call, raw, false)?;
-    check(call, Category::NetConnect, &checked)?;
+    let checked = decode_for(call, sock.as_fd(), raw, Purpose::Connect)?;
+    check(call, Category::NetConnect, &checked, &sock)?;
+    let unbound = is_unbound_inet(sock.as_fd());
     net::connect(sock.as_fd(), &checked.bytes)?;
+    if unbound {
+        remember_implicit(call, sock.as_fd());
+    }
     Ok(Reply::Value(0))
 }
 
@@ -204,9 +270,13 @@ pub fn sendto(call: &Call) -> Step<Reply> {
     let flags = call.int(3);
     let sock = call.caller_fd(call.int(0))?;
     let _caller = call.become_caller(false)?;
-    let checked = decode(call, raw, false)?;
-    check(call, Category::NetConnect, &checked)?;
+    let checked = decode_for(call, sock.as_fd(), raw, Purpose::Send)?;
+    check(call, Category::NetConnect, &checked, &sock)?;
+    let unbound = is_unbound_inet(sock.as_fd());
     let sent = send(call, &sock, &data, Some(&checked.bytes), &[], flags)?;
+    if unbound {
+        remember_implicit(call, sock.as_fd());
+    }
     Ok(Reply::Value(sent as i64))
 }
 
@@ -292,8 +362,8 @@ fn read_message(call: &Call, addr: u64) -> Step<Message> {
 fn send_one(call: &Call, sock: &OwnedFd, mut msg: Message, flags: i32) -> Step<usize> {
     let checked = match msg.dest.take() {
         Some(raw) => {
-            let checked = decode(call, raw, false)?;
-            check(call, Category::NetConnect, &checked)?;
+            let checked = decode_for(call, sock.as_fd(), raw, Purpose::Send)?;
+            check(call, Category::NetConnect, &checked, sock)?;
             Some(checked)
         }
         None => None,
@@ -313,7 +383,12 @@ fn send_one(call: &Call, sock: &OwnedFd, mut msg: Message, flags: i32) -> Step<u
     // the caller's before sending anything.
     call.ensure_valid()?;
     let dest = checked.as_ref().map(|c| c.bytes.as_slice());
-    send(call, sock, &msg.data, dest, &msg.control, flags)
+    let unbound = dest.is_some() && is_unbound_inet(sock.as_fd());
+    let sent = send(call, sock, &msg.data, dest, &msg.control, flags)?;
+    if unbound {
+        remember_implicit(call, sock.as_fd());
+    }
+    Ok(sent)
 }
 
 /// sendmsg(2).
@@ -361,17 +436,161 @@ fn rule_form(address: &Address) -> String {
     }
 }
 
-/// Whether a bound address (possibly a wildcard) covers `dest`.
-pub fn bound_covers(bound: &Address, dest: &Address) -> bool {
-    match (bound, dest) {
-        (Address::Inet(b), Address::Inet(d)) => {
-            b.port() == d.port()
-                && (b.ip() == d.ip() || (b.ip().is_unspecified() && is_local(d.ip())))
+/// An address one of the tree's sockets was given, by a bind or by the
+/// kernel (the port a UDP socket gets on its first send or connect).
+///
+/// The allowance covers only the tree's own socket, only while it holds the
+/// address, and never an address shared with a socket outside the tree
+/// (SO_REUSEPORT, or SO_REUSEADDR for UDP, lets an outside listener hold
+/// the same one). So for inet addresses the socket is named by its cookie,
+/// and every connect or send that relies on the allowance asks the kernel
+/// (sock_diag) which sockets would receive it: all of them must be the
+/// tree's, and for TCP listening. No descriptor of the socket is kept: the
+/// address must be freed when the tree closes it, as without stockade.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bound {
+    /// The address as bound (a wildcard, or the kernel's port for port 0).
+    pub address: Address,
+    /// For inet addresses, the socket's protocol (TCP or UDP) and cookie;
+    /// unix names cannot be shared, so they have none.
+    pub socket: Option<(u8, u64)>,
+}
+
+impl Bound {
+    /// Whether this address (possibly a wildcard) covers `dest` for a
+    /// socket of `protocol`.
+    pub fn covers(&self, dest: &Address, protocol: Option<u8>) -> bool {
+        match (&self.address, dest) {
+            (Address::Inet(b), Address::Inet(d)) => {
+                self.socket.map(|(p, _)| p) == protocol
+                    && b.port() == d.port()
+                    && (b.ip() == d.ip() || (b.ip().is_unspecified() && is_local(d.ip())))
+            }
+            (bound, dest) => bound == dest,
         }
-        _ => bound == dest,
+    }
+
+    /// Whether this record is of the inet socket `cookie` of `protocol`.
+    pub fn is_socket(&self, protocol: u8, cookie: u64) -> bool {
+        self.socket == Some((protocol, cookie))
     }
 }
 
 fn is_local(ip: IpAddr) -> bool {
     ip.is_loopback() || ip.is_unspecified()
+}
+
+/// The inet protocols whose sockets the allowance follows.
+fn followed_protocol(sock: BorrowedFd<'_>) -> Option<u8> {
+    match sockinfo::int_option(sock, libc::SO_PROTOCOL).ok()? {
+        p @ (libc::IPPROTO_TCP | libc::IPPROTO_UDP) => Some(p as u8),
+        _ => None,
+    }
+}
+
+/// The socket states that take connections or datagrams for `protocol`.
+fn receiving_states(protocol: u8) -> u32 {
+    const TCP_LISTEN: u32 = 10;
+    if i32::from(protocol) == libc::IPPROTO_TCP {
+        1 << TCP_LISTEN
+    } else {
+        u32::MAX
+    }
+}
+
+/// Whether a socket bound to `local` may take what is sent to `dest` (or,
+/// at a bind, share the address `dest`): wildcards overlap everything, and
+/// an IPv6 wildcard takes IPv4 too unless IPV6_V6ONLY, which sock_diag does
+/// not show here; erring towards overlap only withholds the allowance.
+fn overlaps(local: IpAddr, dest: IpAddr) -> bool {
+    local == dest || local.is_unspecified() || dest.is_unspecified()
+}
+
+/// After a successful inet bind: remembers the address the socket now holds,
+/// unless a socket outside the tree holds it too.
+fn remember_inet(call: &Call, sock: BorrowedFd<'_>) {
+    let Some(protocol) = followed_protocol(sock) else {
+        return;
+    };
+    let Ok(local) = net::local_address(sock) else {
+        return;
+    };
+    let Ok(Checked {
+        address: Some(Address::Inet(bound)),
+        ..
+    }) = decode(call, local, true)
+    else {
+        return;
+    };
+    let Ok(cookie) = sockinfo::cookie(sock) else {
+        return;
+    };
+    let Ok(holders) = sockinfo::inet_sockets(protocol, bound.port(), receiving_states(protocol))
+    else {
+        return;
+    };
+    let shared = holders.iter().any(|s| {
+        s.cookie != cookie
+            && overlaps(s.local.ip(), bound.ip())
+            && !call.shared.is_own_socket(protocol, s.cookie)
+    });
+    if !shared {
+        call.shared.note_bound(Bound {
+            address: Address::Inet(bound),
+            socket: Some((protocol, cookie)),
+        });
+    }
+}
+
+/// Whether `sock` is an inet socket without a local port yet, which the
+/// kernel gives one on its first send or connect.
+fn is_unbound_inet(sock: BorrowedFd<'_>) -> bool {
+    let Ok(local) = net::local_address(sock) else {
+        return false;
+    };
+    let family = local
+        .get(..2)
+        .map(|b| i32::from(u16::from_ne_bytes([b[0], b[1]])));
+    matches!(family, Some(libc::AF_INET | libc::AF_INET6))
+        && local.len() >= 4
+        && local[2..4] == [0, 0]
+}
+
+/// After a send or connect that gave an unbound socket its port: a UDP
+/// socket's address counts as bound by the tree, so that a server in the
+/// tree can answer it. A TCP client's port never takes connections.
+fn remember_implicit(call: &Call, sock: BorrowedFd<'_>) {
+    if followed_protocol(sock) == Some(libc::IPPROTO_UDP as u8) {
+        remember_inet(call, sock);
+    }
+}
+
+/// Whether `dest` is an address that only the tree's own sockets hold, as
+/// the kernel says now, for a connect or send on `sock`.
+///
+/// RACE (known, documented): between this answer and the connect, the
+/// tree's socket can be closed and an outside process bind the address.
+/// Only a process outside that binds at that instant can win, which a
+/// service does not; one that cooperates with the tree can reach it in
+/// other ways (files in a shared directory).
+fn held_by_tree(call: &Call, sock: BorrowedFd<'_>, dest: &Address) -> bool {
+    let Address::Inet(d) = dest else {
+        // LIMIT (known, documented): a unix path or abstract name cannot be
+        // bound twice, but stays allowed after the tree's socket closes.
+        return call.shared.was_bound(dest, None);
+    };
+    let Some(protocol) = followed_protocol(sock) else {
+        return false;
+    };
+    if !call.shared.was_bound(dest, Some(protocol)) {
+        return false;
+    }
+    let Ok(holders) = sockinfo::inet_sockets(protocol, d.port(), receiving_states(protocol)) else {
+        return false;
+    };
+    let mut receivers = holders
+        .iter()
+        .filter(|s| overlaps(s.local.ip(), d.ip()))
+        .peekable();
+    receivers.peek().is_some() && receivers.all(|s| call.shared.is_own_socket(protocol, s.cookie))
 }
