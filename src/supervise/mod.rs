@@ -3,6 +3,7 @@
 
 pub mod call;
 pub mod handlers;
+pub mod landlock;
 pub mod process;
 pub mod resolve;
 pub mod spawn;
@@ -108,6 +109,9 @@ pub struct Shared {
     /// on a send or connect; connects to them may be allowed (see
     /// `handlers::net`).
     bound: Mutex<Vec<handlers::net::Bound>>,
+    /// The hierarchies Landlock's execute right is bounded to since start,
+    /// when it is (see `landlock.rs`).
+    pub exec_roots: Option<Vec<Vec<u8>>>,
     /// Whether successful binds allow later connects (on by default).
     allow_bound: std::sync::atomic::AtomicBool,
     idle: AtomicUsize,
@@ -373,8 +377,17 @@ pub fn run(
         what: "become a subreaper",
         source,
     })?;
+    let exec_limit =
+        landlock::prepare(&config.policy, &path).map_err(|source| RunError::Setup {
+            what: "prepare the Landlock exec rules",
+            source,
+        })?;
+    let ruleset = match &exec_limit {
+        landlock::Prepared::Limit(limit) => Some(&limit.ruleset),
+        _ => None,
+    };
     process::block_supervisor_signals();
-    let spawned = spawn::spawn(&exec, &program_filter)?;
+    let spawned = spawn::spawn(&exec, &program_filter, ruleset)?;
     let listener = Listener::new(spawned.listener.try_clone().map_err(|e| RunError::Setup {
         what: "hold the listener",
         source: Errno(e.raw_os_error().unwrap_or(libc::EIO)),
@@ -396,10 +409,20 @@ pub fn run(
             next_sweep: EXECED_SWEEP,
         }),
         bound: Mutex::new(Vec::new()),
+        exec_roots: match &exec_limit {
+            landlock::Prepared::Limit(limit) => Some(limit.roots.clone()),
+            _ => None,
+        },
         allow_bound: std::sync::atomic::AtomicBool::new(config.allow_bound),
         idle: AtomicUsize::new(0),
         workers: AtomicUsize::new(0),
     });
+    if let landlock::Prepared::Unavailable(e) = &exec_limit {
+        shared.reporter.message(&format!(
+            "Landlock is not available ({e}): exec rules are enforced by the notified check \
+             alone, which another process can race by swapping a path"
+        ));
+    }
     for _ in 0..IDLE_WORKERS {
         start_worker(&shared);
     }

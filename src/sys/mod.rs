@@ -6,6 +6,7 @@
 #![allow(unsafe_code)]
 
 pub mod fs;
+pub mod landlock;
 pub mod mem;
 pub mod net;
 pub mod process;
