@@ -155,9 +155,10 @@ fn sh_script_runs_when_its_interpreter_is_allowed() {
 }
 
 #[test]
-fn script_whose_interpreter_is_outside_the_rules_is_refused_by_the_kernel() {
+fn script_whose_interpreter_is_outside_the_rules_is_refused_and_reported() {
     // The kernel executes a `#!` interpreter too, and Landlock checks it:
-    // with only the script's directory allowed, /bin/sh may not run.
+    // with only the script's directory allowed, /bin/sh may not run. The
+    // report names the interpreter the rules lack.
     if !landlock_or_skip() {
         return;
     }
@@ -173,6 +174,9 @@ fn script_whose_interpreter_is_outside_the_rules_is_refused_by_the_kernel() {
     let out = inside(&rules, &[&path]);
     assert_eq!(stdout(&out), "");
     assert_eq!(out.status.code(), Some(126), "{}", stderr(&out));
+    let sh = std::fs::canonicalize("/bin/sh").unwrap();
+    let rule = format!("allow/exec+{}", sh.display());
+    assert!(stderr(&out).contains(&rule), "{}", stderr(&out));
     assert_eq!(stdout(&run_bare(&[&path])), "hello from sh\n");
 }
 

@@ -74,7 +74,7 @@ pub fn prepare(policy: &Policy, program: &[u8]) -> Result<Prepared, Errno> {
     for loader in LOADERS.iter().copied().chain(own_loader.as_deref()) {
         if let Ok(handle) = open_path(loader) {
             landlock::allow_execute_beneath(ruleset.as_fd(), handle.as_fd())?;
-            roots.push(loader.to_vec());
+            roots.push(canonical(&handle, loader));
         }
     }
     Ok(Prepared::Limit(ExecLimit { ruleset, roots }))
@@ -127,6 +127,50 @@ fn open_path(path: &[u8]) -> Result<OwnedFd, Errno> {
     fs::openat2(None, path, (libc::O_PATH | libc::O_CLOEXEC) as u64, 0, 0)
 }
 
+/// The canonical path of what `handle` names (rules match canonical paths;
+/// a root given through a symlink is held as its target).
+fn canonical(handle: &OwnedFd, fallback: &[u8]) -> Vec<u8> {
+    fs::fd_path(handle.as_fd()).unwrap_or_else(|_| fallback.to_vec())
+}
+
+/// The interpreter the kernel will execute for the program behind
+/// `program` (an `O_PATH` handle), as a canonical path, when it lies
+/// outside `roots`: Landlock will refuse the exec with EACCES, which the
+/// tree would otherwise see with no report. Reads the first bytes as the
+/// caller: a `#!` line or an ELF `PT_INTERP`. `None` when the interpreter
+/// is allowed, absent, or unreadable (the kernel then decides alone).
+pub fn interpreter_outside(roots: &[Vec<u8>], program: &OwnedFd) -> Option<Vec<u8>> {
+    let file = fs::openat2(
+        None,
+        fs::proc_self_fd(program.as_fd()).as_bytes(),
+        (libc::O_RDONLY | libc::O_CLOEXEC) as u64,
+        0,
+        0,
+    )
+    .ok()?;
+    let mut head = vec![0u8; 4096];
+    let n = crate::sys::process::read_fd(file.as_fd(), &mut head).ok()?;
+    head.truncate(n);
+    let named = script_interpreter(&head).or_else(|| elf_interpreter(&head))?;
+    let handle = open_path(&named).ok()?;
+    let interpreter = canonical(&handle, &named);
+    (!roots.iter().any(|r| in_hierarchy(r, &interpreter))).then_some(interpreter)
+}
+
+/// The interpreter of a `#!` line (binfmt_script: blanks, then the path up
+/// to the next blank or the end of the line).
+fn script_interpreter(head: &[u8]) -> Option<Vec<u8>> {
+    let line = head.strip_prefix(b"#!")?;
+    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+    let start = line.iter().position(|&b| b != b' ' && b != b'\t')?;
+    let rest = &line[start..];
+    let end = rest
+        .iter()
+        .position(|&b| b == b' ' || b == b'\t')
+        .unwrap_or(rest.len());
+    Some(rest[..end].to_vec())
+}
+
 /// `hierarchy`, or its nearest ancestor that exists now: a build directory
 /// named by a rule may be created later, and a wider hierarchy only leaves
 /// more to the notified check, where a narrower one would break allowed
@@ -135,7 +179,7 @@ fn open_nearest(hierarchy: &[u8]) -> (Vec<u8>, OwnedFd) {
     let mut path = hierarchy.to_vec();
     loop {
         if let Ok(handle) = open_path(&path) {
-            return (path, handle);
+            return (canonical(&handle, &path), handle);
         }
         match path.iter().rposition(|&b| b == b'/') {
             Some(0) | None => path = b"/".to_vec(),
@@ -235,9 +279,21 @@ mod tests {
     }
 
     #[test]
+    fn script_interpreter_is_the_first_word_of_the_hashbang_line() {
+        let word = |head: &[u8]| script_interpreter(head);
+        assert_eq!(word(b"#!/bin/sh\necho"), Some(b"/bin/sh".to_vec()));
+        assert_eq!(
+            word(b"#! \t/usr/bin/env python3\n"),
+            Some(b"/usr/bin/env".to_vec())
+        );
+        assert_eq!(word(b"#!\n"), None);
+        assert_eq!(word(b"\x7fELF"), None);
+    }
+
+    #[test]
     fn nearest_existing_ancestor_stands_for_a_missing_hierarchy() {
-        let (root, _) = open_nearest(b"/proc/self/no/such/dir");
-        assert_eq!(root, b"/proc/self");
+        let (root, _) = open_nearest(b"/proc/1/no/such/dir");
+        assert_eq!(root, b"/proc/1");
         let (root, _) = open_nearest(b"/no-such-top-level-dir");
         assert_eq!(root, b"/");
     }

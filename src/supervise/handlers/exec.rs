@@ -67,6 +67,28 @@ pub fn handle(call: &Call, at_form: bool) -> Step<Reply> {
         return Ok(Reply::Kill);
     }
     call.check(Category::Exec, &r.path, || describe::path(&r.path))?;
+    if let Some(roots) = &call.shared.exec_roots
+        && let Ok(program) = r.open_object()
+        && let Some(interpreter) = crate::supervise::landlock::interpreter_outside(roots, &program)
+    {
+        // Landlock would refuse it in the kernel, unreported: say which
+        // interpreter the rules lack, and fail as the kernel would.
+        let errno = crate::sys::Errno(libc::EACCES);
+        let how = format!(
+            "{}, interpreter {}",
+            describe::path(&r.path),
+            describe::path(&interpreter)
+        );
+        call.report(
+            Category::Exec,
+            &interpreter,
+            Action::Deny,
+            None,
+            how,
+            Some(errno),
+        );
+        return Err(errno.into());
+    }
     if lock_exec {
         call.shared.note_exec(call.n.pid, caller.tgid());
     }
