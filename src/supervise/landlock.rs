@@ -66,8 +66,16 @@ pub fn prepare(policy: &Policy, program: &[u8]) -> Result<Prepared, Errno> {
     for hierarchy in &hierarchies {
         let (root, handle) = open_nearest(hierarchy);
         landlock::allow_execute_beneath(ruleset.as_fd(), handle.as_fd())?;
-        if !roots.contains(&root) {
-            roots.push(root);
+        // A hierarchy named through a symlink is held as its target; keep
+        // the name too, for commands that name it the same way.
+        let exists = open_path(hierarchy).is_ok();
+        for name in [Some(root), exists.then(|| hierarchy.clone())]
+            .into_iter()
+            .flatten()
+        {
+            if !roots.contains(&name) {
+                roots.push(name);
+            }
         }
     }
     let own_loader = elf_interpreter_of(program);
