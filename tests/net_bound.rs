@@ -399,3 +399,43 @@ assert c.recv(16) == b'pong'",
     assert_outcome(&out, "ok");
     assert_outcome(&outside(&code), "ok");
 }
+
+#[test]
+fn udp6_send_with_af_unspec_destination_goes_to_the_connected_peer_as_without_stockade() {
+    // An IPv6 UDP socket reads AF_UNSPEC as "no destination" and sends to
+    // the peer it is connected to, which the connect rule allowed.
+    let Ok(peer) = std::net::UdpSocket::bind("[::1]:0") else {
+        eprintln!("SKIPPED: no IPv6 loopback (::1)");
+        return;
+    };
+    peer.set_nonblocking(true).unwrap();
+    let port = peer.local_addr().unwrap().port();
+    let code = attempt(
+        &format!(
+            "import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+unspec = (ctypes.c_ubyte * 28)()
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.connect(('::1', {port}))"
+        ),
+        "if libc.sendto(s.fileno(), b'x', 1, 0, unspec, 28) < 0:\n    raise OSError(ctypes.get_errno(), 'sendto')",
+    );
+    let received = || {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let mut n = 0;
+        while peer.recv(&mut [0; 16]).is_ok() {
+            n += 1;
+        }
+        n
+    };
+    let rules = [
+        "-m",
+        "sandbox/net:on",
+        "-m",
+        &format!("allow/net/connect+::1!{port}"),
+    ];
+    assert_outcome(&inside(&rules, &code), "ok");
+    assert_eq!(received(), 1);
+    assert_outcome(&outside(&code), "ok");
+    assert_eq!(received(), 1);
+}
