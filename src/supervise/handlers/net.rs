@@ -255,10 +255,12 @@ pub fn connect(call: &Call) -> Step<Reply> {
     let checked = decode_for(call, sock.as_fd(), raw, Purpose::Connect)?;
     check(call, Category::NetConnect, &checked, &sock)?;
     let unbound = is_unbound_inet(sock.as_fd());
-    net::connect(sock.as_fd(), &checked.bytes)?;
+    let connected = net::connect(sock.as_fd(), &checked.bytes);
+    // A failed call may have given the socket its port all the same.
     if unbound {
         remember_implicit(call, sock.as_fd());
     }
+    connected?;
     Ok(Reply::Value(0))
 }
 
@@ -273,11 +275,11 @@ pub fn sendto(call: &Call) -> Step<Reply> {
     let checked = decode_for(call, sock.as_fd(), raw, Purpose::Send)?;
     check(call, Category::NetConnect, &checked, &sock)?;
     let unbound = is_unbound_inet(sock.as_fd());
-    let sent = send(call, &sock, &data, Some(&checked.bytes), &[], flags)?;
+    let sent = send(call, &sock, &data, Some(&checked.bytes), &[], flags);
     if unbound {
         remember_implicit(call, sock.as_fd());
     }
-    Ok(Reply::Value(sent as i64))
+    Ok(Reply::Value(sent? as i64))
 }
 
 /// Sends on our duplicate; an EPIPE raises SIGPIPE in the caller, as the
@@ -384,11 +386,11 @@ fn send_one(call: &Call, sock: &OwnedFd, mut msg: Message, flags: i32) -> Step<u
     call.ensure_valid()?;
     let dest = checked.as_ref().map(|c| c.bytes.as_slice());
     let unbound = dest.is_some() && is_unbound_inet(sock.as_fd());
-    let sent = send(call, sock, &msg.data, dest, &msg.control, flags)?;
+    let sent = send(call, sock, &msg.data, dest, &msg.control, flags);
     if unbound {
         remember_implicit(call, sock.as_fd());
     }
-    Ok(sent)
+    sent
 }
 
 /// sendmsg(2).
@@ -522,6 +524,9 @@ fn remember_inet(call: &Call, sock: BorrowedFd<'_>) {
     else {
         return;
     };
+    if bound.port() == 0 {
+        return;
+    }
     let Ok(cookie) = sockinfo::cookie(sock) else {
         return;
     };
