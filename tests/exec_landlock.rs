@@ -228,3 +228,22 @@ fn in_sandbox_exec_rule_within_the_landlock_hierarchies_is_applied() {
     let out = inside(&usr_bin_rules(), &["/usr/bin/bash", "-c", &code]);
     assert_eq!(stdout(&out), "0\n0\ntrue 0\n", "{}", stderr(&out));
 }
+
+#[test]
+fn exec_rule_on_a_directory_made_after_start_still_runs_its_programs() {
+    // Landlock holds inodes, so a hierarchy that does not exist at start is
+    // bounded by its nearest existing ancestor instead.
+    if !landlock_or_skip() {
+        return;
+    }
+    let s = Scratch::new("exec-later");
+    let later = s.path("later");
+    let mut rules = usr_bin_rules();
+    rules.extend(["-m".to_string(), format!("allow/exec+{later}/***")]);
+    let code = format!(
+        "mkdir {later:?} && printf '#!/bin/sh\\necho made later\\n' > {later:?}/prog && \
+         chmod +x {later:?}/prog && {later:?}/prog"
+    );
+    let out = inside(&rules, &["/usr/bin/sh", "-c", &code]);
+    assert_eq!(stdout(&out), "made later\n", "{}", stderr(&out));
+}

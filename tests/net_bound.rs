@@ -439,3 +439,105 @@ s.connect(('::1', {port}))"
     assert_outcome(&outside(&code), "ok");
     assert_eq!(received(), 1);
 }
+
+// Unix names (issue 8 §5: the tree's own socket, while it holds the name).
+
+#[test]
+fn unix_socket_file_renamed_onto_a_bound_path_is_not_connectable_issue8() {
+    // The tree binds `mine` and keeps its socket open, then renames an
+    // outside listener's socket file onto `mine` and connects to it.
+    let s = Scratch::new("net-unix-rename");
+    std::fs::create_dir(s.path("outside")).unwrap();
+    let code = |svc: &str| {
+        let mine = s.path("mine");
+        let _ = std::fs::remove_file(&mine);
+        attempt(
+            &format!(
+                "own = socket.socket(socket.AF_UNIX)
+own.bind('{mine}')
+own.listen()
+os.rename('{svc}', '{mine}')
+c = socket.socket(socket.AF_UNIX)"
+            ),
+            &format!("c.connect('{mine}')"),
+        )
+    };
+    let args = [
+        "-m",
+        "sandbox/net:on",
+        "-m",
+        &format!("allow/net/bind+{}/***", s.dir.display()),
+    ];
+    let svc = s.path("outside/svc1");
+    let listener = Listener::unix_path(&svc);
+    let out = inside(&args, &code(&svc));
+    assert_outcome(&out, "ECONNREFUSED");
+    assert_eq!(
+        listener.arrivals(),
+        0,
+        "nothing reaches the outside listener"
+    );
+
+    let svc = s.path("outside/svc2");
+    let listener = Listener::unix_path(&svc);
+    assert_outcome(&outside(&code(&svc)), "ok");
+    assert_eq!(
+        listener.arrivals(),
+        1,
+        "without stockade the connect arrives"
+    );
+}
+
+#[test]
+fn bound_unix_path_is_connectable_while_its_socket_holds_it() {
+    let s = Scratch::new("net-unix-own");
+    let mine = s.path("mine");
+    let code = attempt(
+        &format!(
+            "own = socket.socket(socket.AF_UNIX)\nown.bind('{mine}')\nown.listen()\nc = socket.socket(socket.AF_UNIX)"
+        ),
+        &format!(
+            "c.connect('{mine}')\na, _ = own.accept()\nc.sendall(b'hi')\nassert a.recv(2) == b'hi'"
+        ),
+    );
+    let args = [
+        "-m",
+        "sandbox/net:on",
+        "-m",
+        &format!("allow/net/bind+{}/***", s.dir.display()),
+    ];
+    assert_outcome(&inside(&args, &code), "ok");
+}
+
+#[test]
+fn abstract_name_padded_with_nuls_is_not_covered_by_the_unpadded_bind_issue8() {
+    // The kernel tells `@name` from `@name` padded with NULs; an outside
+    // listener holds the padded one, the tree binds the plain one and
+    // connects to the padded one.
+    let name = abstract_name("pad");
+    let padded = format!("{name}{}", "\0".repeat(16));
+    let listener = Listener::unix_abstract(&padded);
+    let code = attempt(
+        &format!(
+            "own = socket.socket(socket.AF_UNIX)
+own.bind(b'\\0{name}')
+own.listen()
+c = socket.socket(socket.AF_UNIX)"
+        ),
+        &format!("c.connect(b'\\0{name}' + bytes(16))"),
+    );
+    let args = [
+        "-m",
+        "sandbox/net:on",
+        "-m",
+        "allow/net/bind+@stockade-test-pad-*",
+    ];
+    assert_outcome(&inside(&args, &code), "ECONNREFUSED");
+    assert_eq!(listener.arrivals(), 0);
+    assert_outcome(&outside(&code), "ok");
+    assert_eq!(
+        listener.arrivals(),
+        1,
+        "without stockade the connect arrives"
+    );
+}

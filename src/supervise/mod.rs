@@ -189,6 +189,17 @@ impl Shared {
         list.iter().any(|b| b.covers(dest, protocol))
     }
 
+    /// The socket recorded as holding the unix name `address`, if any.
+    pub fn holder_of(&self, address: &crate::policy::Address) -> Option<handlers::net::Holder> {
+        if !self.allow_bound.load(Ordering::Relaxed) {
+            return None;
+        }
+        let list = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+        list.iter()
+            .find(|b| b.address == *address)
+            .map(|b| b.socket)
+    }
+
     /// Whether the inet socket with `cookie` is one the tree's own binds or
     /// sends gave an address.
     pub fn is_own_socket(&self, protocol: u8, cookie: u64) -> bool {

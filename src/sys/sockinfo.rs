@@ -180,6 +180,118 @@ fn parse_message(body: &[u8]) -> InetSocket {
     }
 }
 
+/// A unix socket as sock_diag(7) shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnixSocket {
+    /// The name it is bound to, as the kernel keeps it (an abstract name
+    /// starts with NUL), if any.
+    pub name: Option<Vec<u8>>,
+    /// The socket file it is bound to: the kernel's (unencoded) device
+    /// number and the inode number, both truncated to 32 bits, if any.
+    pub file: Option<(u32, u32)>,
+}
+
+/// `UNIX_DIAG_NAME`, `UNIX_DIAG_VFS` (linux/unix_diag.h).
+const UNIX_DIAG_NAME: u16 = 0;
+const UNIX_DIAG_VFS: u16 = 1;
+/// `UDIAG_SHOW_NAME | UDIAG_SHOW_VFS`.
+const UDIAG_SHOW_NAME_VFS: u32 = 1 | 2;
+
+/// The unix socket whose inode is `inode` and whose cookie is `cookie`, in
+/// the supervisor's network namespace: `None` once it is closed (ENOENT)
+/// or the inode names another socket (ESTALE). A `SOCK_DIAG_BY_FAMILY`
+/// request for one socket (see linux/unix_diag.h).
+pub fn unix_socket(inode: u32, cookie: u64) -> Result<Option<UnixSocket>> {
+    // SAFETY: integer arguments only.
+    let fd = cvt(unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            libc::NETLINK_SOCK_DIAG,
+        )
+    })?;
+    // SAFETY: a new descriptor that we own.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    const REQ_LEN: usize = 24;
+    let mut msg = Vec::with_capacity(HEADER_LEN + REQ_LEN);
+    msg.extend_from_slice(&((HEADER_LEN + REQ_LEN) as u32).to_ne_bytes());
+    msg.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    msg.extend_from_slice(&(libc::NLM_F_REQUEST as u16).to_ne_bytes());
+    msg.extend_from_slice(&1u32.to_ne_bytes());
+    msg.extend_from_slice(&0u32.to_ne_bytes());
+    // struct unix_diag_req: family, protocol, pad, states, inode, show,
+    // cookie.
+    msg.extend_from_slice(&[libc::AF_UNIX as u8, 0, 0, 0]);
+    msg.extend_from_slice(&u32::MAX.to_ne_bytes());
+    msg.extend_from_slice(&inode.to_ne_bytes());
+    msg.extend_from_slice(&UDIAG_SHOW_NAME_VFS.to_ne_bytes());
+    msg.extend_from_slice(&(cookie as u32).to_ne_bytes());
+    msg.extend_from_slice(&((cookie >> 32) as u32).to_ne_bytes());
+    // SAFETY: `msg` is readable for its length; NULL addresses the kernel.
+    cvt(unsafe {
+        libc::sendto(
+            sock.as_raw_fd(),
+            msg.as_ptr().cast(),
+            msg.len(),
+            0,
+            std::ptr::null(),
+            0,
+        )
+    })?;
+    let mut buf = vec![0u8; 8192];
+    // SAFETY: `buf` is writable for its length.
+    let n = cvt(unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) })?
+        as usize;
+    if n < HEADER_LEN {
+        return Err(Errno(libc::EIO));
+    }
+    let len = (u32::from_ne_bytes(buf[..4].try_into().expect("4 bytes")) as usize).min(n);
+    let kind = u16::from_ne_bytes(buf[4..6].try_into().expect("2 bytes"));
+    let body = &buf[HEADER_LEN..len];
+    if i32::from(kind) == libc::NLMSG_ERROR {
+        let errno = body
+            .get(..4)
+            .map(|b| -i32::from_ne_bytes(b.try_into().expect("4 bytes")))
+            .unwrap_or(libc::EIO);
+        return match errno {
+            libc::ENOENT | libc::ESTALE => Ok(None),
+            e => Err(Errno(if e > 0 { e } else { libc::EIO })),
+        };
+    }
+    // struct unix_diag_msg (16 bytes), then attributes.
+    let mut found = UnixSocket {
+        name: None,
+        file: None,
+    };
+    let mut at = 16;
+    while at + 4 <= body.len() {
+        let attr_len = usize::from(u16::from_ne_bytes([body[at], body[at + 1]]));
+        let attr_type = u16::from_ne_bytes([body[at + 2], body[at + 3]]);
+        if attr_len < 4 || at + attr_len > body.len() {
+            break;
+        }
+        let value = &body[at + 4..at + attr_len];
+        match attr_type {
+            UNIX_DIAG_NAME => found.name = Some(value.to_vec()),
+            UNIX_DIAG_VFS if value.len() >= 8 => {
+                let word = |i: usize| u32::from_ne_bytes(value[i..i + 4].try_into().expect("4"));
+                found.file = Some((word(4), word(0)));
+            }
+            _ => {}
+        }
+        at += (attr_len + 3) & !3;
+    }
+    Ok(Some(found))
+}
+
+/// A device number as stat(2) encodes it, in the kernel's own encoding
+/// (major << 20 | minor), which sock_diag reports.
+pub fn kernel_dev(st_dev: u64) -> u32 {
+    let major = ((st_dev >> 8) & 0xfff) as u32;
+    let minor = ((st_dev & 0xff) | ((st_dev >> 12) & 0xfff00)) as u32;
+    (major << 20) | minor
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +310,33 @@ mod tests {
                 cookie: own,
             }]
         );
+    }
+
+    #[test]
+    fn a_bound_unix_socket_shows_its_file_until_it_closes() {
+        let dir = std::env::temp_dir().join(format!("sockinfo-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let path = dir.join("s");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let inode = super::super::fs::lstat_at(listener.as_fd(), b"")
+            .unwrap()
+            .ino as u32;
+        let own = cookie(listener.as_fd()).unwrap();
+        let file = std::fs::symlink_metadata(&path).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        let shown = unix_socket(inode, own).unwrap().expect("alive");
+        assert_eq!(
+            shown.file,
+            Some((kernel_dev(file.dev()), file.ino() as u32))
+        );
+        let name = shown.name.unwrap();
+        let name = name.strip_suffix(b"\0").unwrap_or(&name);
+        assert!(name.ends_with(b"/s"), "{name:?}");
+        assert_eq!(unix_socket(inode, own ^ 1).unwrap(), None, "another cookie");
+        drop(listener);
+        assert_eq!(unix_socket(inode, own).unwrap(), None, "closed");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

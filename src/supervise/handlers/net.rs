@@ -39,6 +39,8 @@ struct Checked {
     address: Option<Address>,
     /// Keeps the resolved directory of a unix path open during the call.
     _dir: Option<OwnedFd>,
+    /// The socket file a unix path names (st_dev, st_ino), when it exists.
+    file: Option<(u64, u64)>,
 }
 
 /// Decodes raw sockaddr bytes; unix paths are resolved for the caller.
@@ -52,6 +54,7 @@ fn decode(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
             bytes: raw.clone(),
             address,
             _dir: None,
+            file: None,
         })
     };
     match family {
@@ -89,6 +92,7 @@ fn decode_unix(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
             bytes: raw.clone(),
             address: Some(Address::Unnamed),
             _dir: None,
+            file: None,
         });
     }
     if path[0] == 0 {
@@ -102,6 +106,7 @@ fn decode_unix(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
             bytes: raw.clone(),
             address: Some(Address::Abstract(name)),
             _dir: None,
+            file: None,
         });
     }
     let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
@@ -111,6 +116,7 @@ fn decode_unix(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
         ..Lookup::default()
     };
     let resolved = call.resolve(Base::Cwd, path, lookup)?;
+    let exists = resolved.stat().is_some();
     let Target::Entry { dir, name, .. } = resolved.target else {
         return Err(Errno(if binding {
             libc::EADDRINUSE
@@ -119,6 +125,9 @@ fn decode_unix(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
         })
         .into());
     };
+    if exists && !binding {
+        return reach_file(dir.as_fd(), &name, resolved.path);
+    }
     // Reach the socket through the directory we resolved, so that a renamed
     // or swapped directory cannot redirect the call: this worker has its own
     // working directory (unshare(CLONE_FS)), moves it there, and names the
@@ -137,6 +146,25 @@ fn decode_unix(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
         bytes,
         address: Some(Address::Unix(resolved.path)),
         _dir: Some(dir),
+        file: None,
+    })
+}
+
+/// A connect or send to the existing socket file `name` in `dir`: it goes
+/// through an `O_PATH` handle of that very file (`/proc/self/fd/N`), so a
+/// socket file renamed onto the name after the check cannot take the call.
+/// The caller sees no difference: a peer reads back its own bound name.
+fn reach_file(dir: BorrowedFd<'_>, name: &[u8], path: Vec<u8>) -> Step<Checked> {
+    let handle = fs::open_path_nofollow(Some(dir), name)?;
+    let st = fs::lstat_at(handle.as_fd(), b"")?;
+    let mut bytes = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
+    bytes.extend_from_slice(fs::proc_self_fd(handle.as_fd()).as_bytes());
+    bytes.push(0);
+    Ok(Checked {
+        bytes,
+        address: Some(Address::Unix(path)),
+        _dir: Some(handle),
+        file: Some((st.dev, st.ino)),
     })
 }
 
@@ -151,7 +179,7 @@ fn check(call: &Call, category: Category, checked: &Checked, sock: &OwnedFd) -> 
     let silent_allow = verdict.outcome == crate::policy::Outcome::Allow && !verdict.report;
     if category == Category::NetConnect
         && !silent_allow
-        && held_by_tree(call, sock.as_fd(), address)
+        && held_by_tree(call, sock.as_fd(), checked)
     {
         return Ok(());
     }
@@ -237,10 +265,7 @@ pub fn bind(call: &Call) -> Step<Reply> {
     match checked.address {
         Some(Address::Inet(_)) => remember_inet(call, sock.as_fd()),
         Some(address @ (Address::Unix(_) | Address::Abstract(_))) => {
-            call.shared.note_bound(Bound {
-                address,
-                socket: None,
-            })
+            remember_unix(call, sock.as_fd(), address)
         }
         _ => {}
     }
@@ -453,9 +478,27 @@ fn rule_form(address: &Address) -> String {
 pub struct Bound {
     /// The address as bound (a wildcard, or the kernel's port for port 0).
     pub address: Address,
-    /// For inet addresses, the socket's protocol (TCP or UDP) and cookie;
-    /// unix names cannot be shared, so they have none.
-    pub socket: Option<(u8, u64)>,
+    /// The socket that holds it.
+    pub socket: Holder,
+}
+
+/// How the socket behind a [`Bound`] address is named to sock_diag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    /// An inet socket: its protocol (TCP or UDP) and cookie.
+    Inet {
+        /// `IPPROTO_TCP` or `IPPROTO_UDP`.
+        protocol: u8,
+        /// Its `SO_COOKIE`.
+        cookie: u64,
+    },
+    /// A unix socket: its inode (in sockfs) and cookie.
+    Unix {
+        /// The socket's inode number, as fstat(2) of it shows.
+        inode: u32,
+        /// Its `SO_COOKIE`.
+        cookie: u64,
+    },
 }
 
 impl Bound {
@@ -464,7 +507,7 @@ impl Bound {
     pub fn covers(&self, dest: &Address, protocol: Option<u8>) -> bool {
         match (&self.address, dest) {
             (Address::Inet(b), Address::Inet(d)) => {
-                self.socket.map(|(p, _)| p) == protocol
+                matches!(self.socket, Holder::Inet { protocol: p, .. } if Some(p) == protocol)
                     && b.port() == d.port()
                     && (b.ip() == d.ip() || (b.ip().is_unspecified() && is_local(d.ip())))
             }
@@ -474,7 +517,7 @@ impl Bound {
 
     /// Whether this record is of the inet socket `cookie` of `protocol`.
     pub fn is_socket(&self, protocol: u8, cookie: u64) -> bool {
-        self.socket == Some((protocol, cookie))
+        self.socket == Holder::Inet { protocol, cookie }
     }
 }
 
@@ -542,7 +585,7 @@ fn remember_inet(call: &Call, sock: BorrowedFd<'_>) {
     if !shared {
         call.shared.note_bound(Bound {
             address: Address::Inet(bound),
-            socket: Some((protocol, cookie)),
+            socket: Holder::Inet { protocol, cookie },
         });
     }
 }
@@ -578,11 +621,12 @@ fn remember_implicit(call: &Call, sock: BorrowedFd<'_>) {
 /// Only a process outside that binds at that instant can win, which a
 /// service does not; one that cooperates with the tree can reach it in
 /// other ways (files in a shared directory).
-fn held_by_tree(call: &Call, sock: BorrowedFd<'_>, dest: &Address) -> bool {
+fn held_by_tree(call: &Call, sock: BorrowedFd<'_>, checked: &Checked) -> bool {
+    let Some(dest) = &checked.address else {
+        return false;
+    };
     let Address::Inet(d) = dest else {
-        // LIMIT (known, documented): a unix path or abstract name cannot be
-        // bound twice, but stays allowed after the tree's socket closes.
-        return call.shared.was_bound(dest, None);
+        return unix_held_by_tree(call, dest, checked);
     };
     let Some(protocol) = followed_protocol(sock) else {
         return false;
@@ -598,4 +642,43 @@ fn held_by_tree(call: &Call, sock: BorrowedFd<'_>, dest: &Address) -> bool {
         .filter(|s| overlaps(s.local.ip(), d.ip()))
         .peekable();
     receivers.peek().is_some() && receivers.all(|s| call.shared.is_own_socket(protocol, s.cookie))
+}
+
+/// After a successful unix bind: remembers the name with the socket.
+fn remember_unix(call: &Call, sock: BorrowedFd<'_>, address: Address) {
+    let (Ok(st), Ok(cookie)) = (fs::lstat_at(sock, b""), sockinfo::cookie(sock)) else {
+        return;
+    };
+    let Ok(inode) = u32::try_from(st.ino) else {
+        return;
+    };
+    call.shared.note_bound(Bound {
+        address,
+        socket: Holder::Unix { inode, cookie },
+    });
+}
+
+/// Whether the unix name `dest` is held by a socket of the tree that is
+/// still open and bound to it. A path is reached through a handle of its
+/// socket file itself (`reach_file`), and no other socket can ever be bound
+/// to that file, so a path has no race. An abstract name must be the very
+/// bytes the tree's socket holds (the kernel tells `@x` from `@x` padded
+/// with NULs; rules do not), and the kernel looks it up again.
+///
+/// RACE (known, documented): an abstract name freed by the tree between
+/// this answer and the connect can be bound from outside in that instant.
+fn unix_held_by_tree(call: &Call, dest: &Address, checked: &Checked) -> bool {
+    let Some(Holder::Unix { inode, cookie }) = call.shared.holder_of(dest) else {
+        return false;
+    };
+    let Ok(Some(shown)) = sockinfo::unix_socket(inode, cookie) else {
+        return false;
+    };
+    match dest {
+        Address::Unix(_) => checked
+            .file
+            .is_some_and(|(dev, ino)| shown.file == Some((sockinfo::kernel_dev(dev), ino as u32))),
+        Address::Abstract(_) => shown.name.as_deref() == checked.bytes.get(2..),
+        _ => false,
+    }
 }
