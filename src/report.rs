@@ -1,12 +1,13 @@
 //! Violation reports: one human line on stderr per event, the same events as
 //! JSON lines with `--log`, a summary at exit, and per-syscall statistics.
 
+use crate::learn::Recorder;
 use crate::policy::Category;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// What happened to a reported access.
@@ -158,6 +159,8 @@ pub fn escape_pattern(bytes: &[u8]) -> String {
 pub struct Reporter {
     inner: Mutex<Sinks>,
     quiet: bool,
+    /// A learning run's recorder: it takes every event, and stderr none.
+    recorder: Option<Arc<Recorder>>,
 }
 
 #[derive(Debug)]
@@ -176,14 +179,24 @@ impl Reporter {
                 counts: BTreeMap::new(),
             }),
             quiet,
+            recorder: None,
         }
+    }
+
+    /// Hands every event to `recorder` (when given) instead of printing it,
+    /// for `stockade learn`; the log still gets them.
+    pub fn recording_to(mut self, recorder: Option<Arc<Recorder>>) -> Reporter {
+        self.recorder = recorder;
+        self
     }
 
     /// Reports one event.
     pub fn report(&self, event: &Event) {
         let mut sinks = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         *sinks.counts.entry(event.category.name()).or_default() += 1;
-        if !self.quiet {
+        if let Some(recorder) = &self.recorder {
+            recorder.record(event);
+        } else if !self.quiet {
             let _ = writeln!(std::io::stderr().lock(), "{}", event.human());
         }
         if let Some(log) = sinks.log.as_mut() {

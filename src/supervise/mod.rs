@@ -35,6 +35,8 @@ pub struct Config {
     pub stats: bool,
     /// Allow connects and sends to addresses the tree bound successfully.
     pub allow_bound: bool,
+    /// For `stockade learn`: where reports go instead of stderr.
+    pub learn: Option<Arc<crate::learn::Recorder>>,
 }
 
 /// How a sandboxed run ended.
@@ -410,7 +412,7 @@ pub fn run(
         listener,
         policy: RwLock::new(config.policy),
         watch,
-        reporter: Reporter::new(config.log, false),
+        reporter: Reporter::new(config.log, false).recording_to(config.learn),
         stats: config.stats.then(Stats::default),
         as_root: sys::process::euid() == 0,
         root: spawned.pid as u32,
