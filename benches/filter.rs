@@ -17,6 +17,7 @@ fn watches() -> [(&'static str, Watch); 3] {
         write: true,
         net: true,
         user_ns: true,
+        tree: true,
         ..Watch::default()
     };
     [
@@ -39,6 +40,7 @@ fn watches() -> [(&'static str, Watch); 3] {
                 magic: true,
                 net: true,
                 user_ns: true,
+                tree: true,
             },
         ),
     ]

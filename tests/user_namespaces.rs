@@ -414,7 +414,9 @@ fn setns_into_a_user_namespace_is_refused_by_default_issue8() {
         return;
     }
     // A user namespace made outside the sandbox by the same user: the
-    // owner holds every capability in it, so setns would succeed.
+    // owner holds every capability in it, so setns would succeed. Its
+    // descriptor is opened outside and inherited as fd 3 (the tree may not
+    // open /proc/PID/ns of a process outside it).
     let s = shared_scratch("userns-setns");
     let mut holder = Command::new("setpriv");
     holder
@@ -424,20 +426,34 @@ fn setns_into_a_user_namespace_is_refused_by_default_issue8() {
     let ns = format!("/proc/{}/ns/user", holder.id());
     // unshare(1) execs sleep once the namespace is made.
     std::thread::sleep(std::time::Duration::from_secs(1));
-    let code = "fd = os.open(sys.argv[3], os.O_RDONLY)\n\
-                r = libc.setns(fd, 0)\n\
+    let code = "r = libc.setns(3, 0)\n\
                 print('ok' if r == 0 else errno.errorcode[ctypes.get_errno()])";
     let dir = s.dir.to_str().unwrap();
-    let mut command = as_user(&argv(&script(code, "plain", dir)));
-    command.push(ns);
-    let mut cmd = stockade(&["-m", "sandbox/write:on"]);
-    cmd.arg("--").args(&command);
-    let out = output_within(cmd, TIMEOUT);
-    let native = run_within(&command, None);
+    let command = as_user(&argv(&script(code, "plain", dir)));
+    let with_fd3 = |command: &[String]| {
+        let mut v: Vec<String> = ["sh", "-c", "exec 3<\"$1\"; shift; exec \"$@\"", "sh", &ns]
+            .map(String::from)
+            .to_vec();
+        v.extend(command.iter().cloned());
+        v
+    };
+    let mut sandboxed = vec![
+        stockade_bin().to_string(),
+        "-m".to_string(),
+        "sandbox/write:on".to_string(),
+        "--".to_string(),
+    ];
+    sandboxed.extend(command.iter().cloned());
+    let out = run_within(&with_fd3(&sandboxed), None);
+    let native = run_within(&with_fd3(&command), None);
     let _ = holder.kill();
     let _ = holder.wait();
     assert_eq!(stdout(&out), "EPERM\n", "{}", stderr(&out));
-    assert!(stderr(&out).contains("denied setns("), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("denied setns(3, 0x0)"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(stdout(&native), "ok\n", "{}", stderr(&native));
 }
 

@@ -139,6 +139,10 @@ pub struct Watch {
     /// CLONE_NEWUSER, and `setns`, are seen (off when a rule allows them
     /// from the start).
     pub user_ns: bool,
+    /// Calls that reach another process: ptrace attach, seize and traceme,
+    /// process_vm_readv/writev, pidfd_getfd, and every call that sends a
+    /// signal. The supervisor keeps them inside the tree.
+    pub tree: bool,
 }
 
 /// What the filter does with one call.
@@ -204,8 +208,7 @@ enum Class {
     Net,
     /// `sendto`: names an address only when `dest_addr` is not NULL.
     SendTo,
-    /// `clone`, `unshare`: a new user namespace when the flags hold
-    /// CLONE_NEWUSER.
+    /// `unshare`: a new user namespace when the flags hold CLONE_NEWUSER.
     NewUserNs { flags_arg: usize },
     /// `setns`: may enter a user namespace (the supervisor looks at
     /// `nstype`; the call is rare).
@@ -216,7 +219,27 @@ enum Class {
     /// `setrlimit`, `prlimit64` of RLIMIT_CORE: core dumps are files the
     /// kernel writes wherever the process is.
     CoreLimit { resource_arg: usize },
+    /// Reaches another process, named by its arguments.
+    Tree,
+    /// `ptrace`: only the requests that start tracing name a new process;
+    /// the others act on a tracee already attached.
+    Ptrace,
+    /// `clone` with `CLONE_PARENT` (the child gets its creator's parent,
+    /// which `lock:exec` must not take for its creator) or with
+    /// CLONE_NEWUSER (a new user namespace).
+    Clone,
+    /// `prctl(PR_SET_CHILD_SUBREAPER)`: orphans below then reparent inside
+    /// the tree, which `lock:exec` must know.
+    Subreaper,
 }
+
+/// The ptrace requests that start tracing: `PTRACE_TRACEME`,
+/// `PTRACE_ATTACH`, `PTRACE_SEIZE`. Compared on the low half only (the
+/// request is a `long`): a request with upper bits set is one the kernel
+/// does not know, so notifying it too errs on the seen side.
+const PTRACE_STARTS: &[u32] = &[0, 16, 0x4206];
+const CLONE_PARENT: u64 = libc::CLONE_PARENT as u64;
+const PR_SET_CHILD_SUBREAPER: &[u32] = &[libc::PR_SET_CHILD_SUBREAPER as u32];
 
 /// Which stat-family calls carry in-sandbox commands.
 #[derive(Debug, Clone, Copy)]
@@ -258,7 +281,6 @@ const TABLE: &[(i64, Class)] = {
         // clone3 keeps its flags in memory, out of BPF's sight: ENOSYS
         // makes libc fall back to clone, whose flags the filter sees.
         (SYS_clone3, Refused(Action::ENOSYS)),
-        (SYS_clone, NewUserNs { flags_arg: 0 }),
         (SYS_unshare, NewUserNs { flags_arg: 0 }),
         (SYS_setns, Setns),
         // Opens.
@@ -339,6 +361,20 @@ const TABLE: &[(i64, Class)] = {
         (SYS_sendmsg, Net),
         (SYS_sendmmsg, Net),
         (SYS_sendto, SendTo),
+        // Other processes: kept inside the tree.
+        (SYS_ptrace, Ptrace),
+        (SYS_process_vm_readv, Tree),
+        (SYS_process_vm_writev, Tree),
+        (SYS_pidfd_getfd, Tree),
+        (SYS_kill, Tree),
+        (SYS_tkill, Tree),
+        (SYS_tgkill, Tree),
+        (SYS_rt_sigqueueinfo, Tree),
+        (SYS_rt_tgsigqueueinfo, Tree),
+        (SYS_pidfd_send_signal, Tree),
+        // Process creation that lock:exec must follow.
+        (SYS_clone, Clone),
+        (SYS_prctl, Subreaper),
     ]
 };
 
@@ -423,6 +459,20 @@ impl Rule {
             Class::Ioctl => Rule::one_of(1, INODE_IOCTLS, on(watch.write), Action::Allow),
             Class::CoreLimit { resource_arg } => {
                 Rule::one_of(resource_arg, RLIMIT_CORE, on(watch.write), Action::Allow)
+            }
+            Class::Tree => Rule::Fixed(on(watch.tree)),
+            Class::Ptrace => Rule::one_of(0, PTRACE_STARTS, on(watch.tree), Action::Allow),
+            Class::Clone => {
+                let mask = if watch.user_ns { CLONE_NEWUSER } else { 0 }
+                    | if watch.magic { CLONE_PARENT } else { 0 };
+                if mask == 0 {
+                    Rule::Fixed(Action::Allow)
+                } else {
+                    Rule::masked(0, mask, Action::Notify, Action::Allow)
+                }
+            }
+            Class::Subreaper => {
+                Rule::one_of(0, PR_SET_CHILD_SUBREAPER, on(watch.magic), Action::Allow)
             }
         }
     }
@@ -603,6 +653,7 @@ fn emit_rule(asm: &mut Assembler, rets: &mut Returns, rule: Rule) {
 /// found, `none` otherwise. ioctl is hot, so a long list costs a few
 /// compares, not one per value.
 fn emit_one_of(asm: &mut Assembler, values: &[u32], any: Label, none: Label) {
+    debug_assert!(values.windows(2).all(|w| w[0] < w[1]), "sorted values");
     match values {
         [] => asm.goto(none),
         [only] => asm.jeq(*only, any, none),
