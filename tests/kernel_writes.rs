@@ -304,7 +304,7 @@ fn acct_off_is_refused_when_the_sandbox_did_not_switch_it_on_issue8() {
     );
     assert_eq!(stdout(&out), "refused EPERM\n", "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("denied acct(NULL)"),
+        stderr(&out).contains("denied accounting access: acct(NULL) by pid"),
         "{}",
         stderr(&out)
     );
@@ -362,7 +362,9 @@ fn a_crash_writes_no_core_file_outside_the_allowed_area_issue8() {
     let out = run_py(Some(&rules), &crash_code(true), dir);
     assert_eq!(stdout(&out), "refused\n", "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("denied prlimit64(RLIMIT_CORE, {RLIM_INFINITY, RLIM_INFINITY})"),
+        stderr(&out).contains(
+            "denied core access: prlimit64(RLIMIT_CORE, {RLIM_INFINITY, RLIM_INFINITY}) by pid",
+        ),
         "{}",
         stderr(&out)
     );

@@ -351,7 +351,8 @@ fn new_user_namespaces_are_refused_and_reported_by_default_issue8() {
                 print('unshare', 'ok' if r == 0 else errno.errorcode[ctypes.get_errno()])";
     let dir = s.dir.to_str().unwrap();
     let command = as_user(&argv(&script(code, "plain", dir)));
-    let mut cmd = stockade(&["-m", "sandbox/write:on"]);
+    let log = s.path("log.jsonl");
+    let mut cmd = stockade(&["-m", "sandbox/write:on", "--log", &log]);
     cmd.arg("--").args(&command);
     let out = output_within(cmd, TIMEOUT);
     assert_eq!(
@@ -361,9 +362,27 @@ fn new_user_namespaces_are_refused_and_reported_by_default_issue8() {
         stderr(&out)
     );
     let err = stderr(&out);
-    assert!(err.contains("denied unshare(CLONE_NEWUSER)"), "{err}");
-    assert!(err.contains("denied clone(CLONE_NEWUSER|0x11)"), "{err}");
+    assert!(
+        err.contains("denied namespace access: unshare(CLONE_NEWUSER) by pid"),
+        "{err}"
+    );
+    assert!(
+        err.contains("denied namespace access: clone(CLONE_NEWUSER|0x11) by pid"),
+        "{err}"
+    );
     assert!(err.contains("trace/allow_user_namespace:on"), "{err}");
+    assert!(err.contains("2 violations (namespace 2)"), "{err}");
+    let records = std::fs::read_to_string(&log).unwrap();
+    let records: Vec<serde_json::Value> = records
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 2, "{records:?}");
+    for r in &records {
+        assert_eq!(r["category"], "namespace");
+        assert_eq!(r["errno"], "EPERM");
+        assert_eq!(r["rule"], "trace/allow_user_namespace:on");
+    }
 
     let native = run_within(&command, None);
     assert_eq!(
@@ -450,7 +469,7 @@ fn setns_into_a_user_namespace_is_refused_by_default_issue8() {
     let _ = holder.wait();
     assert_eq!(stdout(&out), "EPERM\n", "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("denied setns(3, 0x0)"),
+        stderr(&out).contains("denied namespace access: setns(3, 0x0) by pid"),
         "{}",
         stderr(&out)
     );

@@ -263,19 +263,36 @@ impl Call<'_> {
     }
 
     /// Reports a refusal that no path or address rule decides (a new user
-    /// namespace, a core limit, a filesystem-wide ioctl): one line on
-    /// stderr, `denied WHAT by pid N (COMM): WHY`.
-    pub fn report_refusal(&self, what: &str, why: &str) {
+    /// namespace, a core limit, a filesystem-wide ioctl, acct(NULL)), as
+    /// `category`, with the call's arguments rendered as `args`, and fails
+    /// the call with `errno`.
+    pub fn refuse(
+        &self,
+        category: &'static str,
+        args: String,
+        why: &'static str,
+        allow: Option<&'static str>,
+        errno: Errno,
+    ) -> Reply {
         let pid = self.n.pid;
         let mut comm = Vec::new();
         let _ = fs::read_small_file(format!("/proc/{pid}/comm").as_bytes(), &mut comm);
         if comm.last() == Some(&b'\n') {
             comm.pop();
         }
-        self.shared.reporter.message(&format!(
-            "denied {what} by pid {pid} ({}): {why}",
-            crate::report::escape(&comm)
-        ));
+        self.shared
+            .reporter
+            .report_refusal(&crate::report::RefusalEvent {
+                pid,
+                comm,
+                syscall: self.syscall_name(),
+                args,
+                category,
+                why,
+                allow,
+                errno: errno.0,
+            });
+        Reply::Error(errno)
     }
 
     /// Reports one event about this call.

@@ -47,20 +47,24 @@ pub fn acct(call: &Call) -> Step<Reply> {
             call.shared.accounting_on.store(false, Ordering::SeqCst);
             return Ok(Reply::Value(0));
         }
-        call.report_refusal(
-            "acct(NULL)",
+        return Err(call.refuse(
+            "accounting",
+            "NULL".to_string(),
             "process accounting set up outside the sandbox is not switched off from inside",
-        );
-        return Err(Errno(libc::EPERM).into());
+            None,
+            Errno(libc::EPERM),
+        ));
     }
     let path = call.read_path(0)?;
     // Accounting belongs to a pid namespace: done here, it would be ours.
     if !userns::shares_ours(call.n.pid, "pid")? {
-        call.report_refusal(
-            &format!("acct({})", describe::path(&path)),
+        return Err(call.refuse(
+            "accounting",
+            describe::path(&path),
             "accounting of another pid namespace cannot be switched on from here",
-        );
-        return Err(Errno(libc::EPERM).into());
+            None,
+            Errno(libc::EPERM),
+        ));
     }
     let _caller = call.become_caller(false)?;
     let r = call.resolve(Base::Cwd, &path, FOLLOW)?;
@@ -86,11 +90,13 @@ pub fn ioctl(call: &Call) -> Step<Reply> {
     let path = resolve::object_path(fd.as_fd())?;
     let show = || format!("{}, {name}, {}", call.int(0), describe::path(&path));
     if !changes_one_inode(request) {
-        call.report_refusal(
-            &format!("ioctl({})", show()),
+        return Err(call.refuse(
+            "filesystem",
+            show(),
             "it changes a whole filesystem, which the sandbox never allows",
-        );
-        return Err(Errno(libc::EPERM).into());
+            None,
+            Errno(libc::EPERM),
+        ));
     }
     call.check(Category::Write, &path, show)?;
     perform_ioctl(call, fd.as_fd(), request)
@@ -217,25 +223,28 @@ pub fn core_limit(call: &Call) -> Step<Reply> {
         return Err(Errno(libc::EINVAL).into());
     }
     let what = format!(
-        "{}(RLIMIT_CORE, {{{}, {}}})",
-        call.syscall_name(),
+        "RLIMIT_CORE, {{{}, {}}}",
         show_limit(soft),
         show_limit(hard)
     );
     if soft != 0 || hard != 0 {
-        call.report_refusal(
-            &what,
+        return Err(call.refuse(
+            "core",
+            what,
             "core dumps are off in the sandbox: the kernel would write them wherever the process runs",
-        );
-        return Err(Errno(libc::EPERM).into());
+            None,
+            Errno(libc::EPERM),
+        ));
     }
     // Only the caller's own limit is known to be 0 already.
     if target != 0 && !is_own_process(call, target)? {
-        call.report_refusal(
-            &what,
+        return Err(call.refuse(
+            "core",
+            what,
             "another process's core limit is not changed from the sandbox",
-        );
-        return Err(Errno(libc::EPERM).into());
+            None,
+            Errno(libc::EPERM),
+        ));
     }
     call.ensure_valid()?;
     if old != 0 {

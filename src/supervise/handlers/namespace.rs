@@ -14,10 +14,6 @@ use crate::sys::Errno;
 
 const CLONE_NEWUSER: u64 = libc::CLONE_NEWUSER as u64;
 
-/// What to add to allow them.
-const HOW_TO_ALLOW: &str =
-    "new user namespaces are refused; to allow, add: trace/allow_user_namespace:on";
-
 /// clone(2), unshare(2) with CLONE_NEWUSER.
 pub fn new_namespace(call: &Call) -> Step<Reply> {
     let flags = call.arg(0);
@@ -26,10 +22,7 @@ pub fn new_namespace(call: &Call) -> Step<Reply> {
         // kernel's own business.
         return Ok(Reply::ContinueRacy);
     }
-    decide(
-        call,
-        &format!("{}({})", call.syscall_name(), describe_flags(flags)),
-    )
+    decide(call, describe_flags(flags))
 }
 
 /// setns(2): refused only where it may enter a user namespace, that is when
@@ -40,20 +33,22 @@ pub fn setns(call: &Call) -> Step<Reply> {
     if nstype != 0 && nstype & CLONE_NEWUSER == 0 {
         return Ok(Reply::ContinueRacy);
     }
-    decide(
-        call,
-        &format!("setns({}, {})", call.int(0), describe_flags(nstype)),
-    )
+    decide(call, format!("{}, {}", call.int(0), describe_flags(nstype)))
 }
 
-fn decide(call: &Call, what: &str) -> Step<Reply> {
+fn decide(call: &Call, args: String) -> Step<Reply> {
     if call.shared.policy().allows_user_namespace() {
         // No race: the flags are in registers, which the kernel uses as
         // they are now.
         return Ok(Reply::ContinueRacy);
     }
-    call.report_refusal(what, HOW_TO_ALLOW);
-    Err(Errno(libc::EPERM).into())
+    Err(call.refuse(
+        "namespace",
+        args,
+        "new user namespaces are refused",
+        Some("trace/allow_user_namespace:on"),
+        Errno(libc::EPERM),
+    ))
 }
 
 /// The namespace flags by name, the rest as a number.
