@@ -341,10 +341,10 @@ fn sydbox_commands(
             sydbox_api::Translation::Option(sydbox_api::SydboxOption::ViolationExitOffset) => {
                 extras.violation_exit_offset = true
             }
-            sydbox_api::Translation::NoEffect { option, why } => {
-                if !extras.no_effect.iter().any(|&(o, _)| o == option) {
-                    extras.no_effect.push((option, why));
-                }
+            sydbox_api::Translation::NoEffect { option, why }
+                if !extras.no_effect.iter().any(|&(o, _)| o == option) =>
+            {
+                extras.no_effect.push((option, why));
             }
             // cmd/exec only means something from inside the sandbox.
             sydbox_api::Translation::Exec(_) | sydbox_api::Translation::Ignored => {}
