@@ -570,6 +570,26 @@ fn raise_safe_reports_denied_calls_that_fail_anyway_issue10() {
     assert!(reported(&loud), "{}", stderr(&loud));
 }
 
+// --- core/violation/exit_code:0 ------------------------------------------------------
+
+#[test]
+fn violation_exit_code_zero_adds_128_after_a_violation_issue10() {
+    let b = Box1::new("exit-code");
+    let args = [
+        "-m",
+        "core/violation/exit_code:0",
+        "-m",
+        "core/sandbox/write:deny",
+        // bash opens /dev/tty when it has one; that must not count.
+        "-m",
+        "whitelist/write+/dev/tty",
+    ];
+    let clean = b.bash(&args, "exit 3\n");
+    let violated = b.bash(&args, ": > \"$OUT/x\" 2>/dev/null; exit 3\n");
+    assert_eq!(clean.status.code(), Some(3), "{}", stderr(&clean));
+    assert_eq!(violated.status.code(), Some(131), "{}", stderr(&violated));
+}
+
 // --- -E -----------------------------------------------------------------------------
 
 #[test]
@@ -640,6 +660,8 @@ fn esandbox_net_subcommands_refuse_then_allow_a_connect_issue10() {
              magic whitelist/network/connect-inet:127.0.0.1@{port}; say disallow_net $?\n\
              magic filter/network+inet:127.0.0.1@{port}; say addfilter_net $?\n\
              say filtered $(probe connect tcp 127.0.0.1:{port})\n\
+             magic filter/network-inet:127.0.0.1@{port}; say rmfilter_net $?\n\
+             say unfiltered $(probe connect tcp 127.0.0.1:{port})\n\
              magic core/sandbox/network:off; say disable_net $?\n\
              say off $(probe connect tcp 127.0.0.1:{port})\n"
         ),
@@ -655,6 +677,8 @@ fn esandbox_net_subcommands_refuse_then_allow_a_connect_issue10() {
             "disallow_net 0",
             "addfilter_net 0",
             "filtered ECONNREFUSED",
+            "rmfilter_net 0",
+            "unfiltered ECONNREFUSED",
             "disable_net 0",
             "off ok"
         ],
@@ -672,7 +696,7 @@ fn esandbox_net_subcommands_refuse_then_allow_a_connect_issue10() {
         .count();
     assert_eq!(
         reports,
-        1,
+        2,
         "the filtered connect is not reported: {}",
         stderr(&out)
     );
@@ -688,7 +712,11 @@ fn esandbox_exec_subcommands_deny_allow_kill_and_resume_issue10() {
         &[],
         &format!(
             "magic core/sandbox/exec:deny; say enable_exec $?\n\
+             magic core/sandbox/exec?; say enabled_exec $?\n\
              {tool} {o}/one 2>/dev/null; say denied $?\n\
+             magic filter/exec+{tool}; say addfilter_exec $?\n\
+             {tool} {o}/one 2>/dev/null; say filtered $?\n\
+             magic filter/exec-{tool}; say rmfilter_exec $?\n\
              magic whitelist/exec+{tool}; say allow_exec $?\n\
              {tool} {o}/two; say allowed $?\n\
              magic whitelist/exec-{tool}; say disallow_exec $?\n\
@@ -703,7 +731,11 @@ fn esandbox_exec_subcommands_deny_allow_kill_and_resume_issue10() {
         lines(&out),
         [
             "enable_exec 0",
+            "enabled_exec 0",
             "denied 126",
+            "addfilter_exec 0",
+            "filtered 126",
+            "rmfilter_exec 0",
             "allow_exec 0",
             "allowed 0",
             "disallow_exec 0",
@@ -718,6 +750,16 @@ fn esandbox_exec_subcommands_deny_allow_kill_and_resume_issue10() {
     );
     let made = |n: &str| exists(&format!("{o}/{n}"));
     assert!(!made("one") && made("two") && !made("three") && made("four"));
+    let exec_reports = stderr(&out)
+        .lines()
+        .filter(|l| l.contains("denied exec") && l.contains(&tool))
+        .count();
+    assert_eq!(
+        exec_reports,
+        1,
+        "the filtered exec is silent: {}",
+        stderr(&out)
+    );
 }
 
 #[test]
