@@ -457,6 +457,25 @@ fn esandbox_exec_is_refused_once_locked_issue10() {
 }
 
 #[test]
+fn stockade_under_its_own_name_refuses_cmd_exec_issue10() {
+    let b = Box1::new("cmd-exec-stockade");
+    let o = b.out();
+    let script =
+        format!("{LIB}[[ -e \"$(sydfmt exec -- sh -c ': > {o}/ran')\" ]]; say exec $?\nsleep 1\n");
+    let out = output_within(
+        b.with_env(stockade(&["--", "bash", "-c", &script])),
+        TIMEOUT,
+    );
+    assert_eq!(lines(&out), ["exec 1"], "{}", stderr(&out));
+    assert!(!exists(&format!("{o}/ran")));
+    assert!(
+        stderr(&out).contains("only offered by stockade invoked as sydbox"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn sydfmt_formats_the_exec_command_with_unit_separators_issue10() {
     let b = Box1::new("sydfmt");
     let mut cmd = Command::new(b.path("bin/sydfmt"));

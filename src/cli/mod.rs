@@ -205,6 +205,8 @@ fn run_args(args: Args) -> Result<i32, Failure> {
             Vec::new()
         },
         violation_exit_offset: extras.violation_exit_offset,
+        // An escape hatch that only sydbox-1's users expect.
+        outside_exec: args.sydbox,
     };
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     if args.sydbox {

@@ -41,6 +41,9 @@ pub struct Config {
     /// Exit with 128 plus the command's code when anything was reported
     /// (sydbox-1's `core/violation/exit_code:0`).
     pub violation_exit_offset: bool,
+    /// Whether sydbox's `cmd/exec` (run a program outside the sandbox) is
+    /// available to processes that may send commands; `sydbox` sets it.
+    pub outside_exec: bool,
 }
 
 /// How a sandboxed run ended.
@@ -126,6 +129,8 @@ pub struct Shared {
     violation_exit_offset: std::sync::atomic::AtomicBool,
     /// sydbox-1 options already named as having no effect.
     named_no_effect: Mutex<HashSet<&'static str>>,
+    /// Whether `cmd/exec` may run programs outside the sandbox.
+    pub outside_exec: bool,
     idle: AtomicUsize,
     workers: AtomicUsize,
 }
@@ -428,6 +433,7 @@ pub fn run(
         wait_all: Arc::new(std::sync::atomic::AtomicBool::new(config.wait_all)),
         violation_exit_offset: std::sync::atomic::AtomicBool::new(config.violation_exit_offset),
         named_no_effect: Mutex::new(HashSet::new()),
+        outside_exec: config.outside_exec,
         idle: AtomicUsize::new(0),
         workers: AtomicUsize::new(0),
     });

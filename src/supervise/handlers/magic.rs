@@ -137,7 +137,18 @@ fn sydbox_setting(call: &Call, translation: Translation) {
 /// door like every other command. As in sydbox-1, the stat succeeds once
 /// the program has been exec'd (it is not waited for) and fails with the
 /// errno of a failed exec.
+///
+/// stockade under its own name does not offer it (EPERM, reported): it is
+/// an escape hatch only sydbox-1's users expect.
 fn exec_outside(call: &Call, rule: &[u8], argv: Vec<Vec<u8>>) -> Step<Reply> {
+    if !call.shared.outside_exec {
+        refuse(
+            call,
+            rule,
+            "cmd/exec is only offered by stockade invoked as sydbox",
+        );
+        return Err(Errno(libc::EPERM).into());
+    }
     let pid = call.n.pid;
     let mut environ = Vec::new();
     fs::read_small_file(format!("/proc/{pid}/environ").as_bytes(), &mut environ)?;
