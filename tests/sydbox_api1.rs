@@ -336,6 +336,31 @@ fn sydbox1_paludis_config_runs_and_names_options_without_effect_once_issue10() {
 }
 
 #[test]
+fn sydbox_config_env_and_at_paludis_load_configs_as_sydbox1_did_issue10() {
+    let b = Box1::new("config-env");
+    let o = b.out();
+    let config = b.path("deny.syd-1");
+    std::fs::write(&config, "core/sandbox/write:deny\n").unwrap();
+    let script =
+        format!("{LIB}say $(probe create {o}/a) $(probe create /var/tmp/stockade-issue10-at-$$)\n");
+    let mut env_cmd = b.command(&["--", "bash", "-c", &script]);
+    env_cmd.env("SYDBOX_CONFIG", &config);
+    let from_env = output_within(env_cmd, TIMEOUT);
+    assert_eq!(
+        lines(&from_env)[0].split(' ').next(),
+        Some("EPERM"),
+        "{}",
+        stderr(&from_env)
+    );
+    let at = b.run(&["-c", "@paludis.syd-1", "--", "bash", "-c", &script]);
+    assert_eq!(lines(&at), ["EPERM ok"], "{}", stderr(&at));
+    assert!(!exists(&format!("{o}/a")));
+    let _ = std::process::Command::new("sh")
+        .args(["-c", "rm -f /var/tmp/stockade-issue10-at-*"])
+        .status();
+}
+
+#[test]
 fn check_accepts_a_syd1_file_and_names_the_same_options_issue10() {
     let b = Box1::new("check-syd1");
     let config = b.path("paludis.syd-1");
