@@ -481,6 +481,59 @@ fn esandbox_exec_is_refused_once_locked_issue10() {
     assert!(!exists(&format!("{o}/ran")));
 }
 
+/// What `id -u` and the blocked-signal mask are for a program that
+/// `esandbox exec` starts, sent by a shell running as `drop_to` (or as
+/// root, like the test).
+fn outside_identity(b: &Box1, drop_to: Option<&str>) -> (String, String) {
+    let o = b.out();
+    std::fs::set_permissions(&o, std::os::unix::fs::PermissionsExt::from_mode(0o1777)).unwrap();
+    std::fs::set_permissions(
+        &b.s.dir,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let inner = format!(
+        "{AWAIT}[[ -e \"$(sydfmt exec -- sh -c 'id -u > {o}/uid; grep SigBlk /proc/self/status > {o}/mask')\" ]]; \
+         say exec $?\nawait {o}/mask\nsleep 0.2\n"
+    );
+    let mut args: Vec<String> = vec!["--".into()];
+    if let Some(user) = drop_to {
+        args.extend([
+            "setpriv".into(),
+            format!("--reuid={user}"),
+            format!("--regid={user}"),
+            "--clear-groups".into(),
+        ]);
+    }
+    args.extend(["bash".into(), "-c".into(), format!("{LIB}{inner}")]);
+    let out = b.run(&argv(&args));
+    assert_eq!(lines(&out), ["exec 0", "came"], "{}", stderr(&out));
+    let read = |n: &str| std::fs::read_to_string(format!("{o}/{n}")).unwrap_or_default();
+    (
+        read("uid").trim().to_owned(),
+        read("mask").trim().to_owned(),
+    )
+}
+
+#[test]
+fn esandbox_exec_runs_as_the_caller_with_no_signals_blocked_issue10() {
+    if skip_unless(is_root(), "dropping to an unprivileged caller needs root") {
+        return;
+    }
+    let Some(user) = unprivileged_user() else {
+        eprintln!("SKIPPED: cannot create the unprivileged test user");
+        return;
+    };
+    let uid = stdout(&run_bare(&["id", "-u", user])).trim().to_owned();
+    let b = Box1::new("cmd-exec-user");
+    let (as_user, mask) = outside_identity(&b, Some(user));
+    assert_eq!(as_user, uid, "the program runs as the dropped caller");
+    assert_eq!(mask, "SigBlk:\t0000000000000000");
+    let b = Box1::new("cmd-exec-root");
+    let (as_root, _) = outside_identity(&b, None);
+    assert_eq!(as_root, "0", "and as root for a root caller");
+}
+
 #[test]
 fn stockade_under_its_own_name_refuses_cmd_exec_issue10() {
     let b = Box1::new("cmd-exec-stockade");
