@@ -520,10 +520,7 @@ fn esandbox_exec_runs_as_the_caller_with_no_signals_blocked_issue10() {
     if skip_unless(is_root(), "dropping to an unprivileged caller needs root") {
         return;
     }
-    let Some(user) = unprivileged_user() else {
-        eprintln!("SKIPPED: cannot create the unprivileged test user");
-        return;
-    };
+    let user = unprivileged_user().expect("the unprivileged test user exists");
     let uid = stdout(&run_bare(&["id", "-u", user])).trim().to_owned();
     let b = Box1::new("cmd-exec-user");
     let (as_user, mask) = outside_identity(&b, Some(user));
@@ -961,13 +958,18 @@ fn probe_ok(b: &Box1, script: &str, user: Option<&str>) -> bool {
 /// tests/privileges.rs does).
 fn unprivileged_user() -> Option<&'static str> {
     const USER: &str = "stockade-test";
+    // Once per test binary: two useradd at once can fail on the passwd lock.
+    static CREATED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let known = |c: &mut Command| c.output().is_ok_and(|o| o.status.success());
-    if !known(Command::new("id").args(["-u", USER])) {
-        let _ = Command::new("useradd")
-            .args(["-M", "-s", "/bin/sh", USER])
-            .output();
-    }
-    known(Command::new("id").args(["-u", USER])).then_some(USER)
+    let ok = *CREATED.get_or_init(|| {
+        if !known(Command::new("id").args(["-u", USER])) {
+            let _ = Command::new("useradd")
+                .args(["-M", "-s", "/bin/sh", USER])
+                .output();
+        }
+        known(Command::new("id").args(["-u", USER]))
+    });
+    ok.then_some(USER)
 }
 
 #[test]
