@@ -87,12 +87,13 @@ allow/net/connect+/run/nscd/socket
 ";
 
 /// What stockade invoked as `sydbox` starts from, before any profile, file
-/// or rule: sydbox-1's errnos (EPERM for a denied path, EADDRNOTAVAIL for a
-/// denied bind, ECONNREFUSED for a denied connect; a denied stat stays
-/// ENOENT, sydbox-1 had no stat checks) and its defaults for pattern
-/// matching and safe denials.
+/// or rule: sydbox-1's errnos (EPERM for a denied read or write, EACCES for
+/// a denied exec, EADDRNOTAVAIL for a denied bind, ECONNREFUSED for a denied
+/// connect; a denied stat stays ENOENT, sydbox-1 had no stat checks) and its
+/// defaults for pattern matching and safe denials.
 pub const SYDBOX_DEFAULTS: &str = "\
-errno/read,write,exec:EPERM
+errno/read,write:EPERM
+errno/exec:EACCES
 errno/net/bind:EADDRNOTAVAIL
 errno/net/connect:ECONNREFUSED
 match/no_wildcard:literal
@@ -185,6 +186,7 @@ mod tests {
         assert_eq!(write(b"/dev/null"), Outcome::Allow);
         assert_eq!(write(b"/usr/bin/x"), Outcome::Deny);
         assert_eq!(p.deny_errno(Category::Write), Some(libc::EPERM));
+        assert_eq!(p.deny_errno(Category::Exec), Some(libc::EACCES));
         assert_eq!(p.deny_errno(Category::NetBind), Some(libc::EADDRNOTAVAIL));
         let bind = |a: &str| p.check_addr(Category::NetBind, &Address::Inet(a.parse().unwrap()));
         assert_eq!(bind("127.0.0.1:0").outcome, Outcome::Allow);
