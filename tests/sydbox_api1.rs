@@ -27,7 +27,8 @@ struct Box1 {
 /// `probe.py OP ARG...`: one call, printing `ok` or the errno's name.
 /// OPs: `bind|connect tcp HOST:PORT`, `bind|connect unix PATH`,
 /// `bind|connect abstract NAME`, `wronly PATH` (open O_WRONLY, no O_CREAT),
-/// `create PATH` (O_WRONLY|O_CREAT), `mkdir PATH`.
+/// `create PATH` (O_WRONLY|O_CREAT), `mkdir PATH`, `exec PATH` (spawn and
+/// wait).
 const PROBE: &str = r#"
 import errno, os, socket, sys
 op, args = sys.argv[1], sys.argv[2:]
@@ -47,6 +48,8 @@ try:
         os.close(os.open(args[0], os.O_WRONLY | os.O_CREAT, 0o644))
     elif op == 'mkdir':
         os.mkdir(args[0])
+    elif op == 'exec':
+        os.waitpid(os.posix_spawn(args[0], args, {}), 0)
     print('ok')
 except OSError as e:
     print(errno.errorcode.get(e.errno, str(e.errno)))
@@ -633,6 +636,63 @@ fn the_same_calls_work_without_a_sandbox_issue10() {
         stderr(&out)
     );
     assert_eq!(listener.arrivals(), 1);
+}
+
+/// Native rules: exec checks on, only Python allowed.
+fn exec_rules() -> Vec<String> {
+    let python = std::fs::canonicalize(python()).unwrap();
+    vec![
+        "-m".into(),
+        "sandbox/exec:on".into(),
+        "-m".into(),
+        format!("allow/exec+{}", python.display()),
+    ]
+}
+
+#[test]
+fn denied_exec_fails_with_eacces_under_both_names_issue10() {
+    let b = Box1::new("errno-exec");
+    let probe = b.path("probe.py");
+    let mut sydbox_args = vec![
+        "-m".to_string(),
+        "core/sandbox/exec:deny".to_string(),
+        "-m".to_string(),
+        format!(
+            "whitelist/exec+{}",
+            std::fs::canonicalize(python()).unwrap().display()
+        ),
+        "--".to_string(),
+    ];
+    sydbox_args.extend([
+        python().to_string(),
+        probe.clone(),
+        "exec".into(),
+        "/bin/true".into(),
+    ]);
+    let under_sydbox = output_within(b.command(&argv(&sydbox_args)), TIMEOUT);
+    let mut native = exec_rules();
+    native.extend([
+        "--".into(),
+        python().into(),
+        probe.clone(),
+        "exec".into(),
+        "/bin/true".into(),
+    ]);
+    let under_stockade = output_within(b.with_env(stockade(&argv(&native))), TIMEOUT);
+    let bare = run_bare(&[python(), &probe, "exec", "/bin/true"]);
+    assert_eq!(
+        stdout(&under_sydbox),
+        "EACCES\n",
+        "{}",
+        stderr(&under_sydbox)
+    );
+    assert_eq!(
+        stdout(&under_stockade),
+        "EACCES\n",
+        "{}",
+        stderr(&under_stockade)
+    );
+    assert_eq!(stdout(&bare), "ok\n", "{}", stderr(&bare));
 }
 
 // --- raise_safe ---------------------------------------------------------------------
