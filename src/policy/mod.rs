@@ -301,6 +301,8 @@ pub struct Policy {
     errnos: [Option<i32>; 6],
     no_wildcard: NoWildcard,
     report_safe: bool,
+    /// Report-only (`stockade learn`): see [`set_learning`](Policy::set_learning).
+    learning: bool,
 }
 
 impl Default for Policy {
@@ -353,6 +355,7 @@ impl Policy {
             errnos: [None; 6],
             no_wildcard: NoWildcard::Literal,
             report_safe: false,
+            learning: false,
         }
     }
 
@@ -540,6 +543,21 @@ impl Policy {
         self.lock
     }
 
+    /// Switches report-only mode, for `stockade learn`: every access that a
+    /// `deny` rule or a `deny`/`kill` default would refuse is allowed and
+    /// reported instead. `filter` rules still refuse silently, as they do
+    /// when the policy is enforced, so that a learning run sees what an
+    /// enforcing run will. Not reachable from the rule language: a
+    /// sandboxed process cannot switch it.
+    pub fn set_learning(&mut self, on: bool) {
+        self.learning = on;
+    }
+
+    /// Whether the policy is in report-only mode.
+    pub fn is_learning(&self) -> bool {
+        self.learning
+    }
+
     /// Decides an access to `path`, the canonical absolute path as raw bytes
     /// (it may be non-UTF-8). For a net category, `path` is taken as a UNIX
     /// socket path.
@@ -579,12 +597,14 @@ impl Policy {
     fn decide(&self, c: Category, hit: Option<(RuleAction, &String)>) -> Verdict {
         let (outcome, report, rule) = match hit {
             Some((RuleAction::Allow, text)) => (Outcome::Allow, false, Some(text.clone())),
-            Some((RuleAction::Deny, text)) => (Outcome::Deny, true, Some(text.clone())),
+            Some((RuleAction::Deny, text)) => {
+                (self.refusal(Outcome::Deny), true, Some(text.clone()))
+            }
             Some((RuleAction::Filter, text)) => (Outcome::Deny, false, Some(text.clone())),
             None => match self.default_action(c) {
-                DefaultAction::Deny => (Outcome::Deny, true, None),
+                DefaultAction::Deny => (self.refusal(Outcome::Deny), true, None),
                 DefaultAction::Warn => (Outcome::Allow, true, None),
-                DefaultAction::Kill => (Outcome::Kill, true, None),
+                DefaultAction::Kill => (self.refusal(Outcome::Kill), true, None),
                 DefaultAction::Allow => (Outcome::Allow, false, None),
             },
         };
@@ -592,6 +612,16 @@ impl Policy {
             outcome,
             report,
             rule,
+        }
+    }
+
+    /// What a reported refusal becomes: itself, or a reported allow when
+    /// learning. Only refusals pay for the test.
+    fn refusal(&self, outcome: Outcome) -> Outcome {
+        if self.learning {
+            Outcome::Allow
+        } else {
+            outcome
         }
     }
 
@@ -1051,6 +1081,40 @@ mod tests {
         apply(&mut p, "exec/kill_if_match-/x").unwrap();
         assert_eq!(p.exec_kill(b"/x"), None);
         assert!(apply(&mut p, "exec/kill_if_match^/x").is_err());
+    }
+
+    #[test]
+    fn learning_allows_and_reports_what_would_be_refused() {
+        let mut p = policy(&[
+            "sandbox/write,exec:on",
+            "default/exec:kill",
+            "deny/write+/etc/**",
+            "filter/write+/proc/**",
+            "allow/write+/tmp/***",
+        ]);
+        p.set_learning(true);
+        assert!(p.is_learning());
+        let allowed = |rule: Option<&str>| verdict(Outcome::Allow, true, rule);
+        assert_eq!(
+            p.check_path(Category::Write, b"/etc/x"),
+            allowed(Some("deny/write+/etc/**"))
+        );
+        assert_eq!(p.check_path(Category::Write, b"/home/x"), allowed(None));
+        assert_eq!(p.check_path(Category::Exec, b"/bin/x"), allowed(None));
+        // Silent refusals stay refusals, and allows stay silent.
+        assert_eq!(
+            p.check_path(Category::Write, b"/proc/1/mem"),
+            verdict(Outcome::Deny, false, Some("filter/write+/proc/**"))
+        );
+        assert_eq!(
+            p.check_path(Category::Write, b"/tmp/a"),
+            verdict(Outcome::Allow, false, Some("allow/write+/tmp/***"))
+        );
+        p.set_learning(false);
+        assert_eq!(
+            p.check_path(Category::Write, b"/home/x").outcome,
+            Outcome::Deny
+        );
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub struct Config {
     /// Whether sydbox's `cmd/exec` (run a program outside the sandbox) is
     /// available to processes that may send commands; `sydbox` sets it.
     pub outside_exec: bool,
+    /// For `stockade learn`: where reports go instead of stderr.
+    pub learn: Option<Arc<crate::learn::Recorder>>,
 }
 
 /// How a sandboxed run ended.
@@ -97,6 +99,8 @@ pub fn watch_for(policy: &Policy, switchable: &[Category]) -> Watch {
         stat: on(Category::Stat),
         magic,
         net: on(Category::NetBind) || on(Category::NetConnect),
+        // Always: the tree ends at its own processes, whatever the policy.
+        tree: true,
     }
 }
 
@@ -115,8 +119,16 @@ pub struct Shared {
     pub as_root: bool,
     /// Threads that have called execve since `lock:exec` applies to them.
     execed: Mutex<Execed>,
+    /// What the kernel itself keeps inside the tree (Landlock).
+    pub confined: Confined,
     /// The command's pid, and whether its first exec (ours) has been seen.
     root: u32,
+    /// The command's start time, so that a later process given its pid is
+    /// not taken for it.
+    root_start: Option<u64>,
+    /// Processes of the tree that made themselves child subreapers: an
+    /// orphan below one reparents to it, so its ancestry proves nothing.
+    subreapers: Mutex<HashSet<u32>>,
     root_execed: std::sync::atomic::AtomicBool,
     /// Addresses the tree bound successfully; connects to them are allowed.
     bound: Mutex<Vec<crate::policy::Address>>,
@@ -225,6 +237,30 @@ impl Shared {
         bound.iter().any(|b| handlers::net::bound_covers(b, dest))
     }
 
+    /// Records that the process `tgid` made itself a child subreaper.
+    pub fn note_subreaper(&self, tgid: u32) {
+        self.subreapers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(tgid);
+    }
+
+    /// Whether `pid` was seen making itself a child subreaper.
+    pub fn is_subreaper(&self, pid: u32) -> bool {
+        self.subreapers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&pid)
+    }
+
+    /// Whether `pid` is the command itself: the one child of stockade that
+    /// is not an orphan.
+    pub fn is_root(&self, pid: u32) -> bool {
+        pid == self.root
+            && self.root_start.is_some()
+            && process::start_time_of(pid as i32) == self.root_start
+    }
+
     /// Whether `pid` has exec'd (for `lock:exec`).
     pub fn has_execed(&self, pid: u32) -> bool {
         self.execed
@@ -233,6 +269,46 @@ impl Shared {
             .pids
             .contains(&pid)
     }
+}
+
+/// What the kernel keeps inside the sandboxed tree by itself, through a
+/// Landlock domain around it: then a call the supervisor let through cannot
+/// reach outside even if the pid it names changed hands meanwhile.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Confined {
+    /// ptrace, process_vm_readv/writev, pidfd_getfd, /proc/PID/mem.
+    pub ptrace: bool,
+    /// Signals (Landlock ABI 6, Linux 6.12).
+    pub signals: bool,
+}
+
+/// The Landlock ruleset that confines the tree to itself, and what it
+/// covers. Without Landlock, or with an ABI too old for signals, stockade
+/// says so once and relies on the supervisor's checks alone.
+fn tree_confinement() -> (Option<std::os::fd::OwnedFd>, Confined) {
+    let abi = sys::process::landlock_abi().unwrap_or(0);
+    let scope_signals = abi >= 6;
+    let ruleset = (abi >= 1)
+        .then(|| sys::process::landlock_tree_ruleset(scope_signals).ok())
+        .flatten();
+    let confined = Confined {
+        ptrace: ruleset.is_some(),
+        signals: ruleset.is_some() && scope_signals,
+    };
+    if !confined.signals {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "stockade: this kernel's Landlock cannot keep {} inside the sandbox; \
+             the supervisor's checks alone refuse them (racy against pid reuse)",
+            if confined.ptrace {
+                "signals"
+            } else {
+                "ptrace and signals"
+            }
+        );
+    }
+    (ruleset, confined)
 }
 
 /// Processes that have exec'd under `lock:exec`.
@@ -407,7 +483,8 @@ pub fn run(
         source,
     })?;
     process::block_supervisor_signals();
-    let spawned = spawn::spawn(&exec, &program_filter)?;
+    let (confine, confined) = tree_confinement();
+    let spawned = spawn::spawn(&exec, &program_filter, confine.as_ref())?;
     let listener = Listener::new(spawned.listener.try_clone().map_err(|e| RunError::Setup {
         what: "hold the listener",
         source: Errno(e.raw_os_error().unwrap_or(libc::EIO)),
@@ -419,10 +496,13 @@ pub fn run(
         listener,
         policy: RwLock::new(config.policy),
         watch,
-        reporter: Reporter::new(config.log, false),
+        reporter: Reporter::new(config.log, false).recording_to(config.learn),
         stats: config.stats.then(Stats::default),
         as_root: sys::process::euid() == 0,
+        confined,
         root: spawned.pid as u32,
+        root_start: process::start_time_of(spawned.pid),
+        subreapers: Mutex::new(HashSet::new()),
         root_execed: std::sync::atomic::AtomicBool::new(false),
         execed: Mutex::new(Execed {
             pids: HashSet::new(),

@@ -80,9 +80,15 @@ fn read_message(fd: &OwnedFd) -> Result<Option<(u32, i32)>, Errno> {
 
 /// Forks a child that installs `filter` and then runs `exec`. Returns once the
 /// supervisor holds the listener; the exec itself may still be pending.
+///
+/// `confine`, a Landlock ruleset from [`crate::sys::process::landlock_tree_ruleset`],
+/// is applied in the child before its filter: the kernel then keeps the
+/// tree's ptrace, memory access, descriptor theft and (ABI 6) signals
+/// inside the tree, whatever pid a call names by the time it runs.
 pub fn spawn(
     exec: &process::ExecArgs,
     filter: &[libc::sock_filter],
+    confine: Option<&OwnedFd>,
 ) -> Result<Spawned, SpawnError> {
     let (status_reader, status_writer) = process::pipe_cloexec().map_err(setup("create a pipe"))?;
     let (ack_reader, ack_writer) = process::pipe_cloexec().map_err(setup("create a pipe"))?;
@@ -95,7 +101,7 @@ pub fn spawn(
     #[allow(unsafe_code)]
     let forked = unsafe { process::fork() };
     match forked.map_err(setup("fork"))? {
-        process::Forked::Child => child(exec, filter, parent, &status_writer, &ack_reader),
+        process::Forked::Child => child(exec, filter, confine, parent, &status_writer, &ack_reader),
         process::Forked::Parent(pid) => {
             drop(status_writer);
             drop(ack_reader);
@@ -130,6 +136,7 @@ pub fn spawn(
 fn child(
     exec: &process::ExecArgs,
     filter: &[libc::sock_filter],
+    confine: Option<&OwnedFd>,
     parent: i32,
     status: &OwnedFd,
     ack: &OwnedFd,
@@ -146,6 +153,7 @@ fn child(
         process::exit_immediately(126);
     }
     let listener = match sys::seccomp::set_no_new_privs()
+        .and_then(|()| confine.map_or(Ok(()), |r| process::landlock_restrict_self(r.as_fd())))
         .and_then(|()| sys::seccomp::install_filter_with_listener(filter))
     {
         Ok(fd) => fd,

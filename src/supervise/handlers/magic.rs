@@ -184,35 +184,8 @@ fn locked_for(call: &Call) -> bool {
     match call.shared.policy().lock() {
         Lock::Off => false,
         Lock::On => true,
-        Lock::Exec => execed_lineage(call),
+        Lock::Exec => super::tree::lineage_locked(call.shared, call.n.pid),
     }
-}
-
-/// Under `lock:exec`, a process is locked once it has exec'd, and so is
-/// everything it forks afterwards: the lock passes down the tree the way a
-/// forked child inherits its parent's state. So the caller is locked when it
-/// or an ancestor has exec'd since the lock was set. (A child forked before
-/// its parent's exec is locked too: the safe side.)
-fn execed_lineage(call: &Call) -> bool {
-    let shared = call.shared;
-    let tgid = CallerStatus::read(call.n.pid)
-        .map(|st| st.tgid as u32)
-        .unwrap_or(call.n.pid);
-    if shared.has_execed(call.n.pid) || shared.has_execed(tgid) {
-        return true;
-    }
-    let me = crate::sys::process::pid();
-    let mut pid = tgid as i32;
-    while let Some(parent) = process::parent_of(pid) {
-        if parent <= 1 || parent == me {
-            return false;
-        }
-        if shared.has_execed(parent as u32) {
-            return true;
-        }
-        pid = parent;
-    }
-    false
 }
 
 /// A category the command would switch on although the filter cannot see it.
