@@ -1086,3 +1086,25 @@ fn paludis_probes_choose_sydbox_profile_paludis_issue10() {
     assert_eq!(lines(&out), ["EPERM ok"], "{}", stderr(&out));
     assert!(made && !exists(&format!("{o}/x")));
 }
+
+// --- found on the way ---------------------------------------------------------------
+
+/// Copies /bin/sh 40 times into OUT and runs each copy at once, printing
+/// `busy` for every exec that fails.
+const COPY_AND_RUN: &str = "for i in $(seq 40); do cp /bin/sh \"$OUT/sh$i\" && \
+                            { \"$OUT/sh$i\" -c true 2>/dev/null || echo busy; }; done; echo done\n";
+
+#[test]
+fn a_binary_copied_under_write_checks_runs_at_once_issue10() {
+    // The supervisor's own copy of the written file's descriptor stayed
+    // open until its worker ran again, after the caller had resumed: the
+    // exec failed with ETXTBSY.
+    let b = Box1::new("copy-run");
+    let allow = format!("whitelist/write+{}/***", b.out());
+    let out = b.bash(&["--profile", "paludis", "-m", &allow], COPY_AND_RUN);
+    assert_eq!(lines(&out), ["done"], "{}", stderr(&out));
+    let mut bare = Command::new("bash");
+    bare.args(["-c", COPY_AND_RUN]);
+    let bare = output_within(b.with_env(bare), TIMEOUT);
+    assert_eq!(lines(&bare), ["done"], "{}", stderr(&bare));
+}

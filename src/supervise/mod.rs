@@ -394,10 +394,23 @@ fn handle(shared: &Shared, n: Notification, started: Instant) {
     let _ = match reply {
         Reply::Value(v) => listener.reply_value(n.id, v),
         Reply::Error(e) => listener.reply_error(n.id, e),
-        Reply::Fd { fd, cloexec } => match listener.reply_with_fd(n.id, fd.as_fd(), cloexec) {
-            Ok(_) => Ok(()),
-            Err(e) => listener.reply_error(n.id, e),
-        },
+        // Our copy is closed before the caller resumes, so ADDFD is not
+        // combined with SEND here. Both share one open file: a writable copy
+        // still open in the supervisor keeps the file "being written", and
+        // with same-CPU wake-ups the woken caller can run on, `cp` a binary,
+        // close and exec it before this thread runs again: the exec failed
+        // with ETXTBSY (issue 10, seen with `cp /bin/sh x && ./x`). The
+        // descriptor sits in the caller's table a moment before its call
+        // returns; only the caller's own threads could see it, and it is
+        // their file.
+        Reply::Fd { fd, cloexec } => {
+            let added = listener.add_fd(n.id, fd.as_fd(), cloexec);
+            drop(fd);
+            match added {
+                Ok(newfd) => listener.reply_value(n.id, i64::from(newfd)),
+                Err(e) => listener.reply_error(n.id, e),
+            }
+        }
         Reply::ContinueRacy => listener.reply_continue_racy(n.id),
         Reply::Kill => {
             if let Ok(pidfd) = call.pidfd() {

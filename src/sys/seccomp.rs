@@ -163,6 +163,22 @@ impl Listener {
         self.send(id, 0, 0, libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32)
     }
 
+    /// Installs `fd` in the caller, which stays blocked in its call, and
+    /// returns the new descriptor's number there (`SECCOMP_IOCTL_NOTIF_ADDFD`
+    /// without `SECCOMP_ADDFD_FLAG_SEND`, Linux 5.9). The call is answered
+    /// separately, e.g. with [`reply_value`](Self::reply_value).
+    pub fn add_fd(&self, id: u64, fd: BorrowedFd<'_>, cloexec: bool) -> Result<i32> {
+        let addfd = libc::seccomp_notif_addfd {
+            id,
+            flags: 0,
+            srcfd: fd.as_raw_fd() as u32,
+            newfd: 0,
+            newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
+        };
+        // SAFETY: `addfd` is a valid seccomp_notif_addfd; `fd` is open.
+        cvt(unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) })
+    }
+
     /// Installs `fd` in the caller and completes the call with the new
     /// descriptor's number as its return value, atomically
     /// (`SECCOMP_IOCTL_NOTIF_ADDFD` with `SECCOMP_ADDFD_FLAG_SEND`, Linux 5.14).
