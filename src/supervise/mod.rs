@@ -3,6 +3,7 @@
 
 pub mod call;
 pub mod handlers;
+pub mod landlock;
 pub mod process;
 pub mod resolve;
 pub mod spawn;
@@ -130,8 +131,13 @@ pub struct Shared {
     /// orphan below one reparents to it, so its ancestry proves nothing.
     subreapers: Mutex<HashSet<u32>>,
     root_execed: std::sync::atomic::AtomicBool,
-    /// Addresses the tree bound successfully; connects to them are allowed.
-    bound: Mutex<Vec<crate::policy::Address>>,
+    /// Addresses the tree's sockets were given, by a bind or by the kernel
+    /// on a send or connect; connects to them may be allowed (see
+    /// `handlers::net`).
+    bound: Mutex<Vec<handlers::net::Bound>>,
+    /// The hierarchies Landlock's execute right is bounded to since start,
+    /// when it is (see `landlock.rs`).
+    pub exec_roots: Option<Vec<Vec<u8>>>,
     /// Whether successful binds allow later connects (on by default).
     allow_bound: std::sync::atomic::AtomicBool,
     /// Wait for every descendant when the command exits; read by the
@@ -186,15 +192,17 @@ impl Shared {
         pid == self.root && !self.root_execed.swap(true, Ordering::SeqCst)
     }
 
-    /// Remembers an address the tree bound, so that connects and sends to it
-    /// are allowed: test suites that listen and talk to themselves then work
-    /// with a policy that allows only the bind.
-    pub fn note_bound(&self, address: crate::policy::Address) {
+    /// Remembers an address one of the tree's sockets holds, so that
+    /// connects and sends to it may be allowed: test suites that listen and
+    /// talk to themselves then work with a policy that allows only the
+    /// bind. A newer record of the same address replaces the older: two
+    /// sockets never hold one address unless they share it, and a shared
+    /// address is never allowed.
+    pub fn note_bound(&self, bound: handlers::net::Bound) {
         if self.allow_bound.load(Ordering::Relaxed) {
-            let mut bound = self.bound.lock().unwrap_or_else(|p| p.into_inner());
-            if !bound.contains(&address) {
-                bound.push(address);
-            }
+            let mut list = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+            list.retain(|b| b.address != bound.address);
+            list.push(bound);
         }
     }
 
@@ -228,13 +236,34 @@ impl Shared {
         }
     }
 
-    /// Whether `dest` is covered by an address the tree bound.
-    pub fn was_bound(&self, dest: &crate::policy::Address) -> bool {
+    /// Whether `dest` is covered by an address the tree's sockets were
+    /// given, by a socket of `protocol` for inet addresses. Only a first
+    /// sieve: whether that socket still holds it alone is checked by the
+    /// caller (`handlers::net`).
+    pub fn was_bound(&self, dest: &crate::policy::Address, protocol: Option<u8>) -> bool {
         if !self.allow_bound.load(Ordering::Relaxed) {
             return false;
         }
-        let bound = self.bound.lock().unwrap_or_else(|p| p.into_inner());
-        bound.iter().any(|b| handlers::net::bound_covers(b, dest))
+        let list = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+        list.iter().any(|b| b.covers(dest, protocol))
+    }
+
+    /// The socket recorded as holding the unix name `address`, if any.
+    pub fn holder_of(&self, address: &crate::policy::Address) -> Option<handlers::net::Holder> {
+        if !self.allow_bound.load(Ordering::Relaxed) {
+            return None;
+        }
+        let list = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+        list.iter()
+            .find(|b| b.address == *address)
+            .map(|b| b.socket)
+    }
+
+    /// Whether the inet socket with `cookie` is one the tree's own binds or
+    /// sends gave an address.
+    pub fn is_own_socket(&self, protocol: u8, cookie: u64) -> bool {
+        let list = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+        list.iter().any(|b| b.is_socket(protocol, cookie))
     }
 
     /// Records that the process `tgid` made itself a child subreaper.
@@ -286,10 +315,10 @@ pub struct Confined {
 /// covers. Without Landlock, or with an ABI too old for signals, stockade
 /// says so once and relies on the supervisor's checks alone.
 fn tree_confinement() -> (Option<std::os::fd::OwnedFd>, Confined) {
-    let abi = sys::process::landlock_abi().unwrap_or(0);
+    let abi = sys::landlock::abi_version().unwrap_or(0);
     let scope_signals = abi >= 6;
     let ruleset = (abi >= 1)
-        .then(|| sys::process::landlock_tree_ruleset(scope_signals).ok())
+        .then(|| sys::landlock::create_scope_ruleset(scope_signals).ok())
         .flatten();
     let confined = Confined {
         ptrace: ruleset.is_some(),
@@ -394,23 +423,10 @@ fn handle(shared: &Shared, n: Notification, started: Instant) {
     let _ = match reply {
         Reply::Value(v) => listener.reply_value(n.id, v),
         Reply::Error(e) => listener.reply_error(n.id, e),
-        // Our copy is closed before the caller resumes, so ADDFD is not
-        // combined with SEND here. Both share one open file: a writable copy
-        // still open in the supervisor keeps the file "being written", and
-        // with same-CPU wake-ups the woken caller can run on, `cp` a binary,
-        // close and exec it before this thread runs again: the exec failed
-        // with ETXTBSY (issue 10, seen with `cp /bin/sh x && ./x`). The
-        // descriptor sits in the caller's table a moment before its call
-        // returns; only the caller's own threads could see it, and it is
-        // their file.
-        Reply::Fd { fd, cloexec } => {
-            let added = listener.add_fd(n.id, fd.as_fd(), cloexec);
-            drop(fd);
-            match added {
-                Ok(newfd) => listener.reply_value(n.id, i64::from(newfd)),
-                Err(e) => listener.reply_error(n.id, e),
-            }
-        }
+        Reply::Fd { fd, cloexec } => match listener.reply_with_fd(n.id, fd, cloexec) {
+            Ok(_) => Ok(()),
+            Err(e) => listener.reply_error(n.id, e),
+        },
         Reply::ContinueRacy => listener.reply_continue_racy(n.id),
         Reply::Kill => {
             if let Ok(pidfd) = call.pidfd() {
@@ -495,9 +511,19 @@ pub fn run(
         what: "become a subreaper",
         source,
     })?;
+    let exec_limit =
+        landlock::prepare(&config.policy, &path).map_err(|source| RunError::Setup {
+            what: "prepare the Landlock exec rules",
+            source,
+        })?;
+    let ruleset = match &exec_limit {
+        landlock::Prepared::Limit(limit) => Some(&limit.ruleset),
+        _ => None,
+    };
     process::block_supervisor_signals();
     let (confine, confined) = tree_confinement();
-    let spawned = spawn::spawn(&exec, &program_filter, confine.as_ref())?;
+    let layers: Vec<&std::os::fd::OwnedFd> = confine.iter().chain(ruleset).collect();
+    let spawned = spawn::spawn(&exec, &program_filter, &layers)?;
     let listener = Listener::new(spawned.listener.try_clone().map_err(|e| RunError::Setup {
         what: "hold the listener",
         source: Errno(e.raw_os_error().unwrap_or(libc::EIO)),
@@ -522,6 +548,10 @@ pub fn run(
             next_sweep: EXECED_SWEEP,
         }),
         bound: Mutex::new(Vec::new()),
+        exec_roots: match &exec_limit {
+            landlock::Prepared::Limit(limit) => Some(limit.roots.clone()),
+            _ => None,
+        },
         allow_bound: std::sync::atomic::AtomicBool::new(config.allow_bound),
         wait_all: Arc::new(std::sync::atomic::AtomicBool::new(config.wait_all)),
         violation_exit_offset: std::sync::atomic::AtomicBool::new(config.violation_exit_offset),
@@ -530,6 +560,12 @@ pub fn run(
         idle: AtomicUsize::new(0),
         workers: AtomicUsize::new(0),
     });
+    if let landlock::Prepared::Unavailable(e) = &exec_limit {
+        shared.reporter.message(&format!(
+            "Landlock is not available ({e}): exec rules are enforced by the notified check \
+             alone, which another process can race by swapping a path"
+        ));
+    }
     for _ in 0..IDLE_WORKERS {
         start_worker(&shared);
     }

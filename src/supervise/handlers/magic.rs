@@ -2,7 +2,8 @@
 //!
 //! A command that was applied, or a query that is true, succeeds; a false
 //! query fails with ENOENT, a bad rule with EINVAL, a locked sandbox with
-//! EBUSY, and a category the filter does not watch with EPERM.
+//! EBUSY, and a category the filter does not watch, or exec allowed beyond
+//! what Landlock enforces since start (`landlock.rs`), with EPERM.
 //! `/dev/stockade` itself exists for every process that may send commands.
 //! The same holds for sydbox API 1 under `/dev/sydbox/` (Paludis's
 //! `esandbox`), whose commands are translated into native ones.
@@ -82,6 +83,16 @@ pub fn handle(call: &Call, path: &[u8]) -> Step<Reply> {
     // One write lock for the whole command: concurrent commands from many
     // processes are applied one after another, none lost or doubled.
     let mut policy = call.shared.policy_mut();
+    let beyond_landlock = call
+        .shared
+        .exec_roots
+        .as_deref()
+        .and_then(|roots| crate::supervise::landlock::refusal(roots, &policy, &commands));
+    if let Some(why) = beyond_landlock {
+        drop(policy);
+        refuse(call, rule, &why);
+        return Err(Errno(libc::EPERM).into());
+    }
     let mut answer = true;
     for command in &commands {
         match policy.apply(command) {
