@@ -917,6 +917,25 @@ fn esandbox_exec_subcommands_deny_allow_kill_and_resume_issue10() {
 }
 
 #[test]
+fn exec_allow_mode_from_the_start_runs_all_but_the_blacklisted_issue10() {
+    // Landlock bounds exec to the whitelisted hierarchies when exec checks
+    // are on at start; in allow mode it must bound nothing.
+    let b = Box1::new("exec-allow");
+    let o = b.out();
+    let tool = format!("{o}/tool");
+    assert!(run_bare(&["cp", "/usr/bin/touch", &tool]).status.success());
+    let deny = format!("blacklist/exec+{tool}");
+    let out = b.bash(
+        &["-m", "core/sandbox/exec:allow", "-m", &deny],
+        &format!(
+            "/usr/bin/touch {o}/ran; say other $?\n{tool} {o}/tool-ran 2>/dev/null; say denied $?\n"
+        ),
+    );
+    assert_eq!(lines(&out), ["other 0", "denied 126"], "{}", stderr(&out));
+    assert!(exists(&format!("{o}/ran")) && !exists(&format!("{o}/tool-ran")));
+}
+
+#[test]
 fn esandbox_path_subcommands_allow_disallow_and_filter_issue10() {
     let b = Box1::new("path-inside");
     let o = b.out();

@@ -619,11 +619,16 @@ impl Policy {
     /// allow, for the kernel to enforce (Landlock's execute right): the
     /// path of an exact rule, the literal directory of any other
     /// (`/usr/bin` for `/usr/bin/gcc-*`). `None` when exec is not checked,
-    /// its default allows (`warn`), or the policy is learning (which lets
-    /// everything run), so that no hierarchy bounds it.
+    /// its default allows (`warn`, or `allow`, where only deny rules
+    /// refuse), or the policy is learning (which lets everything run), so
+    /// that no hierarchy bounds it.
     pub fn exec_hierarchies(&self) -> Option<Vec<Vec<u8>>> {
         let exec = Category::Exec;
-        if !self.is_on(exec) || self.default_action(exec) == DefaultAction::Warn || self.learning {
+        let default_allows = matches!(
+            self.default_action(exec),
+            DefaultAction::Warn | DefaultAction::Allow
+        );
+        if !self.is_on(exec) || default_allows || self.learning {
             return None;
         }
         let mut roots: Vec<Vec<u8>> = Vec::new();
@@ -1163,6 +1168,13 @@ mod tests {
         );
         let warn = policy(&["sandbox/exec:on", "default/exec:warn"]);
         assert_eq!(warn.exec_hierarchies(), None);
+        let allow = policy(&[
+            "sandbox/exec:on",
+            "default/exec:allow",
+            "allow/exec+/usr/bin/***",
+            "deny/exec+/usr/bin/curl",
+        ]);
+        assert_eq!(allow.exec_hierarchies(), None, "allow mode bounds nothing");
         let mut none = policy(&["sandbox/exec:on", "default/exec:kill"]);
         assert_eq!(none.exec_hierarchies(), Some(Vec::new()));
         none.set_learning(true);
