@@ -198,7 +198,7 @@ impl Call<'_> {
     /// the stat category denies seeing the path.
     pub fn fail_if_exists(&self, resolved: &Resolved) -> Step<()> {
         if resolved.stat().is_some() && self.may_see(resolved) {
-            return Err(Reply::Error(Errno(libc::EEXIST)));
+            return Err(self.safe_denial(Category::Write, resolved, Errno(libc::EEXIST)));
         }
         Ok(())
     }
@@ -208,10 +208,40 @@ impl Call<'_> {
     /// unlink, a rename's source, ...) names nothing. So `touch` of a denied
     /// path reports its open, not also the utimensat that follows.
     pub fn fail_if_missing(&self, resolved: &Resolved) -> Step<()> {
+        self.fail_if_missing_in(Category::Write, resolved)
+    }
+
+    /// [`fail_if_missing`](Self::fail_if_missing) for a call whose access
+    /// is of `category` (an open without O_CREAT reads or writes).
+    pub fn fail_if_missing_in(&self, category: Category, resolved: &Resolved) -> Step<()> {
         if resolved.stat().is_none() && self.may_see(resolved) {
-            return Err(Reply::Error(Errno(libc::ENOENT)));
+            return Err(self.safe_denial(category, resolved, Errno(libc::ENOENT)));
         }
         Ok(())
+    }
+
+    /// The reply for a call that fails with `errno` whatever the policy
+    /// says. It is not a violation, unless `report/safe:on` (sydbox-1's
+    /// `core/violation/raise_safe`) asks for denied ones to be reported.
+    fn safe_denial(&self, category: Category, resolved: &Resolved, errno: Errno) -> Reply {
+        let verdict = {
+            let policy = self.shared.policy();
+            if !policy.reports_safe() {
+                return Reply::Error(errno);
+            }
+            policy.check_path(category, &resolved.path)
+        };
+        if verdict.report && verdict.outcome != Outcome::Allow {
+            self.report(
+                category,
+                &resolved.path,
+                Action::Deny,
+                verdict.rule,
+                super::handlers::describe::path(&resolved.path),
+                Some(errno),
+            );
+        }
+        Reply::Error(errno)
     }
 
     /// Checks `subject` against the policy for `category`, reports if the
@@ -235,11 +265,15 @@ impl Call<'_> {
         verdict: crate::policy::Verdict,
         describe: impl FnOnce() -> String,
     ) -> Step<()> {
-        let errno = match category {
-            Category::Stat => Errno(libc::ENOENT),
-            Category::NetConnect => Errno(libc::ECONNREFUSED),
-            _ => Errno(libc::EACCES),
-        };
+        if verdict.outcome == Outcome::Allow && !verdict.report {
+            return Ok(());
+        }
+        let errno = self
+            .shared
+            .policy()
+            .deny_errno(category)
+            .map(Errno)
+            .unwrap_or_else(|| default_errno(category));
         if verdict.report {
             let action = match verdict.outcome {
                 Outcome::Allow => Action::Warn,
@@ -324,6 +358,17 @@ impl Call<'_> {
             rule,
             errno: errno.map(|e| e.0),
         });
+    }
+}
+
+/// The errno of a denial when the policy sets none (`errno/CAT:NAME`):
+/// ENOENT for stat (the path is hidden), ECONNREFUSED for connect, EACCES
+/// otherwise. `sydbox` sets sydbox-1's own (see the README).
+pub fn default_errno(category: Category) -> Errno {
+    match category {
+        Category::Stat => Errno(libc::ENOENT),
+        Category::NetConnect => Errno(libc::ECONNREFUSED),
+        _ => Errno(libc::EACCES),
     }
 }
 
