@@ -155,6 +155,9 @@ pub enum Command {
     },
     /// `lock:on|off|exec`.
     Lock(Lock),
+    /// `trace/allow_user_namespace:on|off`: whether the tree may make new
+    /// user namespaces (clone, unshare, setns with CLONE_NEWUSER).
+    AllowUserNamespace(bool),
     /// `errno/CAT[,CAT...]:NAME`: the errno a denial in these categories
     /// returns.
     Errno {
@@ -297,6 +300,7 @@ pub struct Policy {
     /// `exec/resume_if_match` patterns; the action field is unused (`Allow`).
     resume_if_match: RuleList<Pattern>,
     lock: Lock,
+    allow_user_namespace: bool,
     /// The errno of a denial, per category; `None` for the built-in one.
     errnos: [Option<i32>; 6],
     no_wildcard: NoWildcard,
@@ -352,6 +356,7 @@ impl Policy {
             kill_if_match: RuleList::default(),
             resume_if_match: RuleList::default(),
             lock: Lock::Off,
+            allow_user_namespace: false,
             errnos: [None; 6],
             no_wildcard: NoWildcard::Literal,
             report_safe: false,
@@ -383,6 +388,7 @@ impl Policy {
                 }
             }
             Command::Lock(lock) => self.lock = *lock,
+            Command::AllowUserNamespace(on) => self.allow_user_namespace = *on,
             Command::Errno { categories, errno } => {
                 for &c in categories {
                     self.errnos[c as usize] = Some(*errno);
@@ -541,6 +547,14 @@ impl Policy {
     /// Who may still send in-sandbox commands.
     pub fn lock(&self) -> Lock {
         self.lock
+    }
+
+    /// Whether new user namespaces are allowed
+    /// (`trace/allow_user_namespace:on`). Off by default: inside one, a
+    /// process holds every capability, and everything stockade does not
+    /// emulate would see it as root there.
+    pub fn allows_user_namespace(&self) -> bool {
+        self.allow_user_namespace
     }
 
     /// Switches report-only mode, for `stockade learn`: every access that a

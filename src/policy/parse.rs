@@ -11,6 +11,7 @@
 //! report/safe:on|off
 //! lock:on|off|exec
 //! exec/kill_if_match{+|-|^}PATTERN     exec/resume_if_match{+|-|^}PATTERN
+//! trace/allow_user_namespace:on|off
 //! ```
 //!
 //! CATS is a comma list of `read`, `write`, `exec`, `stat`, `net/bind`,
@@ -143,10 +144,12 @@ pub fn parse_rule(input: &[u8]) -> Result<Command, RuleError> {
         p.rule(RuleAction::Deny)
     } else if p.eat(b"filter/") {
         p.rule(RuleAction::Filter)
+    } else if p.eat(b"trace/") {
+        p.trace()
     } else {
         Err(p.expected(
             "one of `sandbox/`, `allow/`, `deny/`, `filter/`, `default/`, `lock:`, `exec/`, \
-             `errno/`, `match/no_wildcard:`, `report/safe:`",
+             `errno/`, `match/no_wildcard:`, `report/safe:`, `trace/`",
         ))
     }
 }
@@ -366,6 +369,17 @@ impl Parser<'_> {
             "one of `on`, `off`, `exec`",
         )?;
         Ok(Command::Lock(lock))
+    }
+
+    fn trace(mut self) -> Result<Command, RuleError> {
+        if !self.eat(b"allow_user_namespace") {
+            return Err(self.expected("`allow_user_namespace`"));
+        }
+        if !self.eat(b":") {
+            return Err(self.expected("`:`"));
+        }
+        let on = self.keyword(&[(b"on", true), (b"off", false)], "one of `on`, `off`")?;
+        Ok(Command::AllowUserNamespace(on))
     }
 
     fn exec_list(mut self) -> Result<Command, RuleError> {
@@ -745,6 +759,21 @@ mod tests {
                 pattern: b"/bin/ok".to_vec()
             }
         );
+    }
+
+    #[test]
+    fn parses_user_namespace_switch() {
+        assert_eq!(
+            parse("trace/allow_user_namespace:on"),
+            Command::AllowUserNamespace(true)
+        );
+        assert_eq!(
+            parse("trace/allow_user_namespace:off"),
+            Command::AllowUserNamespace(false)
+        );
+        assert_eq!(error_at(b"trace/allow_user_ns:on"), 6);
+        assert_eq!(error_at(b"trace/allow_user_namespace:yes"), 27);
+        assert_eq!(error_at(b"trace/allow_user_namespace"), 26);
     }
 
     #[test]

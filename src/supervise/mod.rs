@@ -7,6 +7,7 @@ pub mod landlock;
 pub mod process;
 pub mod resolve;
 pub mod spawn;
+pub mod userns;
 
 use crate::filter::{self, Watch};
 use crate::policy::{Category, Lock, Policy};
@@ -100,6 +101,7 @@ pub fn watch_for(policy: &Policy, switchable: &[Category]) -> Watch {
         stat: on(Category::Stat),
         magic,
         net: on(Category::NetBind) || on(Category::NetConnect),
+        user_ns: !policy.allows_user_namespace(),
         // Always: the tree ends at its own processes, whatever the policy.
         tree: true,
     }
@@ -140,6 +142,9 @@ pub struct Shared {
     pub exec_roots: Option<Vec<Vec<u8>>>,
     /// Whether successful binds allow later connects (on by default).
     allow_bound: std::sync::atomic::AtomicBool,
+    /// Whether the tree switched process accounting on (acct(PATH) to an
+    /// allowed file): only then may it switch it off.
+    pub accounting_on: std::sync::atomic::AtomicBool,
     /// Wait for every descendant when the command exits; read by the
     /// reaper at that moment, set by `--wait-all` or in-sandbox commands.
     wait_all: Arc<std::sync::atomic::AtomicBool>,
@@ -523,7 +528,11 @@ pub fn run(
     process::block_supervisor_signals();
     let (confine, confined) = tree_confinement();
     let layers: Vec<&std::os::fd::OwnedFd> = confine.iter().chain(ruleset).collect();
-    let spawned = spawn::spawn(&exec, &program_filter, &layers)?;
+    // Core dumps are files the kernel writes into the crashing process's
+    // working directory, out of any check: with write checks on, the tree
+    // starts with RLIMIT_CORE at 0 and may not raise it
+    // (handlers/kernel_writes.rs).
+    let spawned = spawn::spawn(&exec, &program_filter, &layers, watch.write)?;
     let listener = Listener::new(spawned.listener.try_clone().map_err(|e| RunError::Setup {
         what: "hold the listener",
         source: Errno(e.raw_os_error().unwrap_or(libc::EIO)),
@@ -553,6 +562,7 @@ pub fn run(
             _ => None,
         },
         allow_bound: std::sync::atomic::AtomicBool::new(config.allow_bound),
+        accounting_on: std::sync::atomic::AtomicBool::new(false),
         wait_all: Arc::new(std::sync::atomic::AtomicBool::new(config.wait_all)),
         violation_exit_offset: std::sync::atomic::AtomicBool::new(config.violation_exit_offset),
         named_no_effect: Mutex::new(HashSet::new()),

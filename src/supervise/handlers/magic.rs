@@ -80,6 +80,16 @@ pub fn handle(call: &Call, path: &[u8]) -> Step<Reply> {
         refuse(call, rule, &why);
         return Err(Errno(libc::EPERM).into());
     }
+    if !call.shared.watch.user_ns && commands.contains(&Command::AllowUserNamespace(false)) {
+        // The filter lets them through in the kernel: it cannot be
+        // tightened from inside.
+        refuse(
+            call,
+            rule,
+            "user namespaces cannot be refused inside the sandbox: they were allowed at start",
+        );
+        return Err(Errno(libc::EPERM).into());
+    }
     // One write lock for the whole command: concurrent commands from many
     // processes are applied one after another, none lost or doubled.
     let mut policy = call.shared.policy_mut();
