@@ -5,10 +5,12 @@
 pub mod call;
 pub mod callers;
 pub mod handlers;
+pub mod landlock;
 pub mod pool;
 pub mod process;
 pub mod resolve;
 pub mod spawn;
+pub mod userns;
 pub mod watchdog;
 
 use crate::filter::{self, Watch};
@@ -38,6 +40,16 @@ pub struct Config {
     pub stats: bool,
     /// Allow connects and sends to addresses the tree bound successfully.
     pub allow_bound: bool,
+    /// Categories that in-sandbox commands may switch on although they are
+    /// off at start: the filter watches them from the start (at a cost,
+    /// measured in the README). `sydbox` sets write, exec and network.
+    pub switchable: Vec<Category>,
+    /// Exit with 128 plus the command's code when anything was reported
+    /// (sydbox-1's `core/violation/exit_code:0`).
+    pub violation_exit_offset: bool,
+    /// Whether sydbox's `cmd/exec` (run a program outside the sandbox) is
+    /// available to processes that may send commands; `sydbox` sets it.
+    pub outside_exec: bool,
     /// For `stockade learn`: where reports go instead of stderr.
     pub learn: Option<Arc<crate::learn::Recorder>>,
 }
@@ -80,15 +92,20 @@ pub enum RunError {
 /// unless the lock is on from the start; they arrive as stats. While they are
 /// possible, exec is watched too: a command may set `lock:exec` (an exec then
 /// ends that process's commands) or add `exec/kill_if_match` rules.
-pub fn watch_for(policy: &Policy) -> Watch {
+///
+/// `switchable` names categories that commands may switch on later: they
+/// are watched from the start while commands are possible.
+pub fn watch_for(policy: &Policy, switchable: &[Category]) -> Watch {
     let magic = policy.lock() != Lock::On;
+    let on = |c: Category| policy.is_on(c) || (magic && switchable.contains(&c));
     Watch {
-        read: policy.is_on(Category::Read),
-        write: policy.is_on(Category::Write),
-        exec: policy.is_on(Category::Exec) || magic || policy.has_exec_kill_rules(),
-        stat: policy.is_on(Category::Stat),
+        read: on(Category::Read),
+        write: on(Category::Write),
+        exec: on(Category::Exec) || magic || policy.has_exec_kill_rules(),
+        stat: on(Category::Stat),
         magic,
-        net: policy.is_on(Category::NetBind) || policy.is_on(Category::NetConnect),
+        net: on(Category::NetBind) || on(Category::NetConnect),
+        user_ns: !policy.allows_user_namespace(),
         // Always: the tree ends at its own processes, whatever the policy.
         tree: true,
     }
@@ -120,14 +137,31 @@ pub struct Shared {
     /// orphan below one reparents to it, so its ancestry proves nothing.
     subreapers: Mutex<HashSet<u32>>,
     root_execed: std::sync::atomic::AtomicBool,
-    /// Addresses the tree bound successfully; connects to them are allowed.
-    bound: Mutex<Vec<crate::policy::Address>>,
+    /// Addresses the tree's sockets were given, by a bind or by the kernel
+    /// on a send or connect; connects to them may be allowed (see
+    /// `handlers::net`).
+    bound: Mutex<Vec<handlers::net::Bound>>,
+    /// The hierarchies Landlock's execute right is bounded to since start,
+    /// when it is (see `landlock.rs`).
+    pub exec_roots: Option<Vec<Vec<u8>>>,
     /// Whether successful binds allow later connects (on by default).
     allow_bound: std::sync::atomic::AtomicBool,
     /// The workers and the calls they are handling.
     pub pool: pool::Pool,
     /// Descriptors kept per calling thread.
     pub callers: callers::Callers,
+    /// Whether the tree switched process accounting on (acct(PATH) to an
+    /// allowed file): only then may it switch it off.
+    pub accounting_on: std::sync::atomic::AtomicBool,
+    /// Wait for every descendant when the command exits; read by the
+    /// reaper at that moment, set by `--wait-all` or in-sandbox commands.
+    wait_all: Arc<std::sync::atomic::AtomicBool>,
+    /// Exit with 128 plus the command's code after any report.
+    violation_exit_offset: std::sync::atomic::AtomicBool,
+    /// sydbox-1 options already named as having no effect.
+    named_no_effect: Mutex<HashSet<&'static str>>,
+    /// Whether `cmd/exec` may run programs outside the sandbox.
+    pub outside_exec: bool,
 }
 
 impl Shared {
@@ -169,15 +203,17 @@ impl Shared {
         pid == self.root && !self.root_execed.swap(true, Ordering::SeqCst)
     }
 
-    /// Remembers an address the tree bound, so that connects and sends to it
-    /// are allowed: test suites that listen and talk to themselves then work
-    /// with a policy that allows only the bind.
-    pub fn note_bound(&self, address: crate::policy::Address) {
+    /// Remembers an address one of the tree's sockets holds, so that
+    /// connects and sends to it may be allowed: test suites that listen and
+    /// talk to themselves then work with a policy that allows only the
+    /// bind. A newer record of the same address replaces the older: two
+    /// sockets never hold one address unless they share it, and a shared
+    /// address is never allowed.
+    pub fn note_bound(&self, bound: handlers::net::Bound) {
         if self.allow_bound.load(Ordering::Relaxed) {
-            let mut bound = self.bound.lock().unwrap_or_else(|p| p.into_inner());
-            if !bound.contains(&address) {
-                bound.push(address);
-            }
+            let mut list = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+            list.retain(|b| b.address != bound.address);
+            list.push(bound);
         }
     }
 
@@ -187,13 +223,58 @@ impl Shared {
         self.allow_bound.store(on, Ordering::Relaxed);
     }
 
-    /// Whether `dest` is covered by an address the tree bound.
-    pub fn was_bound(&self, dest: &crate::policy::Address) -> bool {
+    /// Switches waiting for every descendant at the command's exit
+    /// (sydbox's `core/trace/exit_wait_all`).
+    pub fn set_wait_all(&self, on: bool) {
+        self.wait_all.store(on, Ordering::SeqCst);
+    }
+
+    /// Switches sydbox's `core/violation/exit_code:0` on.
+    pub fn set_violation_exit_offset(&self) {
+        self.violation_exit_offset.store(true, Ordering::SeqCst);
+    }
+
+    /// Names a sydbox-1 option that has no effect on stderr, the first time
+    /// it is set in this run.
+    pub fn name_no_effect(&self, option: &'static str, why: &str) {
+        let mut named = self
+            .named_no_effect
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if named.insert(option) {
+            self.reporter
+                .message(&format!("{option} is accepted and has no effect: {why}"));
+        }
+    }
+
+    /// Whether `dest` is covered by an address the tree's sockets were
+    /// given, by a socket of `protocol` for inet addresses. Only a first
+    /// sieve: whether that socket still holds it alone is checked by the
+    /// caller (`handlers::net`).
+    pub fn was_bound(&self, dest: &crate::policy::Address, protocol: Option<u8>) -> bool {
         if !self.allow_bound.load(Ordering::Relaxed) {
             return false;
         }
-        let bound = self.bound.lock().unwrap_or_else(|p| p.into_inner());
-        bound.iter().any(|b| handlers::net::bound_covers(b, dest))
+        let list = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+        list.iter().any(|b| b.covers(dest, protocol))
+    }
+
+    /// The socket recorded as holding the unix name `address`, if any.
+    pub fn holder_of(&self, address: &crate::policy::Address) -> Option<handlers::net::Holder> {
+        if !self.allow_bound.load(Ordering::Relaxed) {
+            return None;
+        }
+        let list = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+        list.iter()
+            .find(|b| b.address == *address)
+            .map(|b| b.socket)
+    }
+
+    /// Whether the inet socket with `cookie` is one the tree's own binds or
+    /// sends gave an address.
+    pub fn is_own_socket(&self, protocol: u8, cookie: u64) -> bool {
+        let list = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+        list.iter().any(|b| b.is_socket(protocol, cookie))
     }
 
     /// Records that the process `tgid` made itself a child subreaper.
@@ -245,10 +326,10 @@ pub struct Confined {
 /// covers. Without Landlock, or with an ABI too old for signals, stockade
 /// says so once and relies on the supervisor's checks alone.
 fn tree_confinement() -> (Option<std::os::fd::OwnedFd>, Confined) {
-    let abi = sys::process::landlock_abi().unwrap_or(0);
+    let abi = sys::landlock::abi_version().unwrap_or(0);
     let scope_signals = abi >= 6;
     let ruleset = (abi >= 1)
-        .then(|| sys::process::landlock_tree_ruleset(scope_signals).ok())
+        .then(|| sys::landlock::create_scope_ruleset(scope_signals).ok())
         .flatten();
     let confined = Confined {
         ptrace: ruleset.is_some(),
@@ -334,7 +415,7 @@ fn respond(
     let sent = match reply {
         Reply::Value(v) => listener.reply_value(n.id, v),
         Reply::Error(e) => listener.reply_error(n.id, e),
-        Reply::Fd { fd, cloexec } => match listener.reply_with_fd(n.id, fd.as_fd(), cloexec) {
+        Reply::Fd { fd, cloexec } => match listener.reply_with_fd(n.id, fd, cloexec) {
             Ok(_) => Ok(()),
             Err(e) => listener.reply_error(n.id, e),
         },
@@ -407,7 +488,7 @@ pub fn run(
             what: "prepare the command's arguments",
             source,
         })?;
-    let watch = watch_for(&config.policy);
+    let watch = watch_for(&config.policy, &config.switchable);
     let program_filter = filter::build(&watch);
 
     // The sandboxed tree runs as our user: without this it could ptrace
@@ -421,6 +502,15 @@ pub fn run(
         what: "become a subreaper",
         source,
     })?;
+    let exec_limit =
+        landlock::prepare(&config.policy, &path).map_err(|source| RunError::Setup {
+            what: "prepare the Landlock exec rules",
+            source,
+        })?;
+    let ruleset = match &exec_limit {
+        landlock::Prepared::Limit(limit) => Some(&limit.ruleset),
+        _ => None,
+    };
     process::block_supervisor_signals();
     // Blocked calls each hold a descriptor or two, and the pool is sized to
     // the limit: take all the hard limit allows. The command gets the soft
@@ -438,7 +528,18 @@ pub fn run(
         None => 1024,
     };
     let (confine, confined) = tree_confinement();
-    let spawned = spawn::spawn(&exec, &program_filter, confine.as_ref(), original_nofile)?;
+    let layers: Vec<&std::os::fd::OwnedFd> = confine.iter().chain(ruleset).collect();
+    // Core dumps are files the kernel writes into the crashing process's
+    // working directory, out of any check: with write checks on, the tree
+    // starts with RLIMIT_CORE at 0 and may not raise it
+    // (handlers/kernel_writes.rs).
+    let spawned = spawn::spawn(
+        &exec,
+        &program_filter,
+        &layers,
+        watch.write,
+        original_nofile,
+    )?;
     let listener = Listener::new(spawned.listener.try_clone().map_err(|e| RunError::Setup {
         what: "hold the listener",
         source: Errno(e.raw_os_error().unwrap_or(libc::EIO)),
@@ -463,20 +564,36 @@ pub fn run(
             next_sweep: EXECED_SWEEP,
         }),
         bound: Mutex::new(Vec::new()),
+        exec_roots: match &exec_limit {
+            landlock::Prepared::Limit(limit) => Some(limit.roots.clone()),
+            _ => None,
+        },
         allow_bound: std::sync::atomic::AtomicBool::new(config.allow_bound),
+        accounting_on: std::sync::atomic::AtomicBool::new(false),
+        wait_all: Arc::new(std::sync::atomic::AtomicBool::new(config.wait_all)),
+        violation_exit_offset: std::sync::atomic::AtomicBool::new(config.violation_exit_offset),
+        named_no_effect: Mutex::new(HashSet::new()),
+        outside_exec: config.outside_exec,
         pool: pool::Pool::new(nofile),
         callers: callers::Callers::default(),
     });
+    if let landlock::Prepared::Unavailable(e) = &exec_limit {
+        shared.reporter.message(&format!(
+            "Landlock is not available ({e}): exec rules are enforced by the notified check \
+             alone, which another process can race by swapping a path"
+        ));
+    }
     watchdog::start(&shared).map_err(|source| RunError::Setup {
         what: "start the watchdog",
         source,
     })?;
     pool::Pool::start(&shared);
     if let Err(e) = spawned.wait_exec(&path) {
-        let _ = process::wait_tree(spawned.pid, spawned.pidfd, false);
+        let never = std::sync::atomic::AtomicBool::new(false);
+        let _ = process::wait_tree(spawned.pid, spawned.pidfd, &never);
         return Err(e.into());
     }
-    let status = process::wait_tree(spawned.pid, spawned.pidfd, config.wait_all);
+    let status = process::wait_tree(spawned.pid, spawned.pidfd, &shared.wait_all);
     let stats = shared.stats.as_ref().map(|s| {
         let mut table = s.table(|nr| filter::syscall_name(nr).unwrap_or("?").to_string());
         if let Some(kib) = peak_rss_kib() {
@@ -487,9 +604,14 @@ pub fn run(
         }
         table
     });
+    let summary = shared.reporter.summary();
+    let mut exit_code = process::exit_code(status);
+    if summary.is_some() && shared.violation_exit_offset.load(Ordering::SeqCst) {
+        exit_code += 128;
+    }
     Ok(Outcome {
-        exit_code: process::exit_code(status),
-        summary: shared.reporter.summary(),
+        exit_code,
+        summary,
         stats,
     })
 }
