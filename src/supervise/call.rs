@@ -24,6 +24,11 @@ pub enum Reply {
         fd: OwnedFd,
         /// Whether the caller asked for O_CLOEXEC.
         cloexec: bool,
+        /// Nothing can exec the file while our copy is still open for
+        /// writing (it was opened read-only, or has no execute bit), so the
+        /// descriptor may be installed and the call completed in one step,
+        /// one wake-up of the caller instead of two.
+        exec_safe: bool,
     },
     /// The kernel runs the call in the caller. RACE: pointer arguments are
     /// read again by the kernel; each use names its reason.

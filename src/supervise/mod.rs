@@ -389,6 +389,7 @@ fn respond(
     n: Notification,
     reply: Reply,
     interrupt: Option<pool::Interrupt>,
+    received_alone: bool,
     started: Instant,
 ) {
     // Counted before the reply: once the last caller has its answer the tree
@@ -415,7 +416,21 @@ fn respond(
     let sent = match reply {
         Reply::Value(v) => listener.reply_value(n.id, v),
         Reply::Error(e) => listener.reply_error(n.id, e),
-        Reply::Fd { fd, cloexec } => match listener.reply_with_fd(n.id, fd, cloexec) {
+        // In one step only from the receiver: it closes its copy before it
+        // takes the next notification, so a chmod +x or an exec notified
+        // after the caller's close finds the copy gone. A worker that
+        // handed the receiving over has no such order with the others.
+        Reply::Fd {
+            fd,
+            cloexec,
+            exec_safe,
+        } if exec_safe && received_alone => {
+            match listener.reply_with_fd_at_once(n.id, fd.as_fd(), cloexec) {
+                Ok(_) => Ok(()),
+                Err(e) => listener.reply_error(n.id, e),
+            }
+        }
+        Reply::Fd { fd, cloexec, .. } => match listener.reply_with_fd(n.id, fd, cloexec) {
             Ok(_) => Ok(()),
             Err(e) => listener.reply_error(n.id, e),
         },

@@ -65,6 +65,13 @@ pub struct InFlight {
     pub interrupt: Option<Interrupt>,
 }
 
+/// How a call ended, for its worker.
+struct Finished {
+    received_alone: bool,
+    receiver: bool,
+    interrupt: Option<Interrupt>,
+}
+
 /// The pool's shared state, under one lock.
 #[derive(Debug, Default)]
 pub struct State {
@@ -148,10 +155,11 @@ impl Pool {
         }
     }
 
-    /// Removes a finished call. Returns whether this worker still holds the
-    /// receiver role (it takes it back when nobody else could), and whether
-    /// the watchdog interrupted the call.
-    fn finish(&self, slot: usize) -> (bool, Option<Interrupt>) {
+    /// Removes a finished call. Returns whether this worker held the
+    /// receiver role all through the call (no other thread received
+    /// meanwhile), whether it holds it now (it takes it back when nobody
+    /// else could), and whether the watchdog interrupted the call.
+    fn finish(&self, slot: usize) -> Finished {
         let mut state = self.lock();
         let entry = state.calls[slot].take().expect("a call in flight");
         state.free_slots.push(slot);
@@ -160,7 +168,11 @@ impl Pool {
             state.receiver_free = false;
             receiver = true;
         }
-        (receiver, entry.interrupt)
+        Finished {
+            received_alone: entry.receiver,
+            receiver,
+            interrupt: entry.interrupt,
+        }
     }
 
     /// Whether the watchdog has decided to interrupt the call in `slot`.
@@ -257,9 +269,16 @@ fn worker(shared: Arc<Shared>, mut receiver: bool) {
         let started = Instant::now();
         let slot = shared.pool.begin(me, n.id, n.pid, started);
         let reply = super::dispatch(&shared, n, slot);
-        let (still_receiver, interrupt) = shared.pool.finish(slot);
-        receiver = still_receiver;
-        super::respond(&shared, n, reply, interrupt, started);
+        let finished = shared.pool.finish(slot);
+        receiver = finished.receiver;
+        super::respond(
+            &shared,
+            n,
+            reply,
+            finished.interrupt,
+            finished.received_alone,
+            started,
+        );
     }
     shared.pool.lock().threads -= 1;
 }

@@ -221,6 +221,35 @@ impl Listener {
     }
 }
 
+impl Listener {
+    /// Installs `fd` in the caller and completes the call with the new
+    /// descriptor's number, atomically (`SECCOMP_IOCTL_NOTIF_ADDFD` with
+    /// `SECCOMP_ADDFD_FLAG_SEND`, Linux 5.14): the caller wakes once.
+    ///
+    /// Our copy stays open until the caller drops `fd`, after the caller
+    /// already runs on: only for files that nothing can exec meanwhile (see
+    /// [`Listener::reply_with_fd`] for the ETXTBSY this would cause).
+    pub fn reply_with_fd_at_once(&self, id: u64, fd: BorrowedFd<'_>, cloexec: bool) -> Result<i32> {
+        let addfd = libc::seccomp_notif_addfd {
+            id,
+            flags: libc::SECCOMP_ADDFD_FLAG_SEND as u32,
+            srcfd: fd.as_raw_fd() as u32,
+            newfd: 0,
+            newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
+        };
+        loop {
+            // SAFETY: `addfd` is a valid seccomp_notif_addfd; `fd` is open.
+            let added = cvt(unsafe {
+                libc::ioctl(self.fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_ADDFD, &addfd)
+            });
+            match added {
+                Err(e) if e.0 == libc::EINTR => continue,
+                other => return other,
+            }
+        }
+    }
+}
+
 /// Whether the kernel supports what stockade needs: user notification with
 /// `WAIT_KILLABLE_RECV` (5.19). Probed with `SECCOMP_GET_NOTIF_SIZES` and
 /// `SECCOMP_GET_ACTION_AVAIL`, which change nothing.

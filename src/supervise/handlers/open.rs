@@ -211,8 +211,14 @@ fn perform(call: &Call, req: Request) -> Step<Reply> {
             )?
         }
     };
+    // ETXTBSY comes from a writable copy of a file someone execs: only a
+    // writable open of a file with an execute bit (or one created with
+    // one) can give it.
+    let executable = resolved.stat().is_some_and(|st| st.mode & 0o111 != 0)
+        || (creating || flags & libc::O_TMPFILE == libc::O_TMPFILE) && req.mode & 0o111 != 0;
     Ok(Reply::Fd {
         fd,
         cloexec: flags & libc::O_CLOEXEC != 0,
+        exec_safe: flags & libc::O_ACCMODE == libc::O_RDONLY || !executable,
     })
 }
