@@ -23,7 +23,7 @@
 //! decision rests on the path.
 
 use super::{describe, magic};
-use crate::policy::Category;
+use crate::policy::{Category, Lock};
 use crate::supervise::call::{Call, Reply, Step};
 use crate::supervise::resolve::{Base, Lookup, Resolved};
 use crate::sys::{Errno, fs, mem};
@@ -98,6 +98,13 @@ fn path_of(call: &Call, kind: Kind) -> (Base, usize, Lookup) {
 
 /// Handles one call of the stat category.
 pub fn handle(call: &Call, kind: Kind) -> Step<Reply> {
+    if surely_locked_and_unchecked(call) {
+        // Watched only for commands, from a caller that can send none: its
+        // path decides nothing, so it is not even read. A magic path then
+        // fails as the kernel fails it (ENOENT), as under lock:on from the
+        // start, and unreported.
+        return Ok(Reply::ContinueRacy);
+    }
     let (base, arg, lookup) = path_of(call, kind);
     // fstat(fd) arrives as newfstatat(fd, "", AT_EMPTY_PATH) or with a NULL path.
     let path = if call.arg(arg) == 0 && lookup.empty_path {
@@ -300,4 +307,24 @@ fn xattr_reply(
         mem::write_bytes(pid, out, &bytes)?;
     }
     Ok(Reply::Value(n as i64))
+}
+
+/// Whether the stat category is off and the caller can be seen to be
+/// locked at the cost of a lookup: the lock is on for everyone, or under
+/// lock:exec the calling thread is one that exec'd (every compiler and tool
+/// a build runs after the lock). Anything less certain reads the path and
+/// goes through the full check in `magic`.
+fn surely_locked_and_unchecked(call: &Call) -> bool {
+    let lock = {
+        let policy = call.shared.policy();
+        if policy.is_on(Category::Stat) {
+            return false;
+        }
+        policy.lock()
+    };
+    match lock {
+        Lock::On => true,
+        Lock::Exec => call.shared.has_execed(call.n.pid),
+        Lock::Off => false,
+    }
 }
