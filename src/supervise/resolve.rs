@@ -56,6 +56,37 @@ pub struct Lookup {
     pub no_magic_links: bool,
     /// Stay beneath the base (`RESOLVE_BENEATH`): EXDEV otherwise.
     pub beneath: bool,
+    /// The call creates, removes or renames the final entry itself (mkdir,
+    /// mknod, unlink, rmdir, rename, a link's new name, bind): a trailing
+    /// slash neither follows a final symlink nor fails in the walk, and the
+    /// handler applies the call's own rule for it, as the kernel does once
+    /// it has the parent and the last name.
+    pub final_entry: bool,
+}
+
+/// What the last component of a path is, as the kernel's `last_type` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Last {
+    /// A name.
+    Name,
+    /// `.`
+    Dot,
+    /// `..`
+    DotDot,
+    /// No component at all: `/` (or an empty `AT_EMPTY_PATH` path).
+    Root,
+}
+
+impl Last {
+    /// The last component of `path`, trailing slashes ignored.
+    pub fn of(path: &[u8]) -> Last {
+        match components(path).last() {
+            None => Last::Root,
+            Some(b".") => Last::Dot,
+            Some(b"..") => Last::DotDot,
+            Some(_) => Last::Name,
+        }
+    }
 }
 
 /// What a path names.
@@ -90,6 +121,8 @@ pub struct Resolved {
     pub target: Target,
     /// The path ended with a slash, so the object must be a directory.
     pub trailing_slash: bool,
+    /// The kind of the path's last component.
+    pub last: Last,
 }
 
 impl Resolved {
@@ -156,15 +189,21 @@ pub fn resolve(caller: Caller, base: Base, path: &[u8], how: Lookup) -> Result<R
     } else {
         open_base(caller, base)?
     };
+    // path_init(): a relative path needs a directory to start from.
+    if !absolute && !path.is_empty() && !fs::lstat_at(cur.as_fd(), b"")?.is_dir() {
+        return Err(Errno(libc::ENOTDIR));
+    }
     if path.is_empty() {
         let stat = fs::lstat_at(cur.as_fd(), b"")?;
         return Ok(Resolved {
             path: cur_path,
             target: Target::Object { fd: cur, stat },
             trailing_slash: false,
+            last: Last::Root,
         });
     }
     let trailing_slash = path.ends_with(b"/") && path.iter().any(|&b| b != b'/');
+    let last = Last::of(path);
     let floor = cur_path.len();
     let mut walk = Walk {
         caller,
@@ -177,15 +216,18 @@ pub fn resolve(caller: Caller, base: Base, path: &[u8], how: Lookup) -> Result<R
     };
     let mut parts: VecDeque<Vec<u8>> = components(path).map(<[u8]>::to_vec).collect();
     walk.fast_forward(&mut parts);
-    let follow_final = how.follow_final || trailing_slash;
+    // A trailing slash follows a final symlink, except for calls on the
+    // entry itself.
+    let follow_final = how.follow_final || (trailing_slash && !how.final_entry);
     let target = walk.run(parts, follow_final)?;
     let resolved = Resolved {
         path: walk.final_path,
         target,
         trailing_slash,
+        last,
     };
     // "file/" names a directory that is not there.
-    if trailing_slash && resolved.stat().is_some_and(|st| !st.is_dir()) {
+    if trailing_slash && !how.final_entry && resolved.stat().is_some_and(|st| !st.is_dir()) {
         return Err(Errno(libc::ENOTDIR));
     }
     Ok(resolved)
@@ -324,7 +366,7 @@ impl Walk {
         let real_name = self.substitute_proc_self(name);
         let name_on_disk: &[u8] = real_name.as_deref().unwrap_or(name);
         let mut entry_path = self.cur_path.clone();
-        push_component(&mut entry_path, name);
+        push_component(&mut entry_path, self.proc_logical_name(name));
 
         if is_last && !follow_final {
             return self.finish_entry(name_on_disk, entry_path).map(Some);
@@ -397,6 +439,28 @@ impl Walk {
             b"thread-self" => Some(format!("{0}/task/{0}", self.caller.pid).into_bytes()),
             _ => None,
         }
+    }
+
+    /// The logical name of `/proc/NAME`: `self` when NAME is the caller's
+    /// own thread id or thread group id, so that `/proc/$$/fd/3` is judged
+    /// as `/proc/self/fd/3`, as the process itself means it.
+    fn proc_logical_name<'n>(&self, name: &'n [u8]) -> &'n [u8] {
+        if self.cur_path != b"/proc" || name.is_empty() || !name.iter().all(u8::is_ascii_digit)
+        {
+            return name;
+        }
+        let tid = self.caller.pid.to_string();
+        if name == tid.as_bytes() {
+            return b"self";
+        }
+        // NAME is the caller's thread group when the caller is one of its
+        // tasks. /proc/NAME/task/TID exists exactly then.
+        let mut task = name.to_vec();
+        task.extend_from_slice(format!("/task/{tid}").as_bytes());
+        if fs::lstat_at(self.cur(), &task).is_ok() {
+            return b"self";
+        }
+        name
     }
 
     /// Under `/proc/PID/` every symlink is a magic link.

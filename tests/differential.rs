@@ -1,0 +1,943 @@
+//! The differential harness (issue 9): the same calls, natively in one fresh
+//! directory and under stockade in another, must give the same results.
+//!
+//! For each family of calls stockade emulates, a generator writes cases:
+//! Python code making exact system calls (see `differential/driver.py`),
+//! varying flags, modes, trailing slashes, symlinks, dirfds, missing and
+//! existing targets and wrong file types. Every case gets its own copy of one
+//! fixture tree, built without stockade in both roots. The driver then runs
+//! all cases of the family natively in one root and under stockade in the
+//! other, and the harness compares, per case, what the caller saw (return
+//! values, errno, fd flags, socket names, credentials) and the tree left
+//! behind (names, types, modes, owners, link counts, sizes, which inode each
+//! name holds, which times changed, and explicit time values).
+//!
+//! Each family runs under two policies that make stockade emulate every
+//! call: all categories on with the scratch tree allowed, and `-p paludis`
+//! with writes and unix sockets allowed in the scratch tree. A failure prints
+//! every call that differed, with both results.
+
+mod common;
+
+use common::{Scratch, argv, python, stderr, stockade_bin};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
+use std::process::Command;
+
+const DRIVER: &str = include_str!("differential/driver.py");
+
+/// Seconds below this are explicit values a case set (the fixture's and the
+/// cases' own), compared as values; other times are compared as changed or
+/// not.
+const EXPLICIT_TIME: i64 = 1_000_000_000;
+
+/// A policy under which stockade performs the calls itself.
+#[derive(Clone, Copy, Debug)]
+enum Policy {
+    /// Every category on, the scratch root allowed.
+    AllChecks,
+    /// `-p paludis`, writes and unix sockets allowed in the scratch root.
+    Paludis,
+}
+
+impl Policy {
+    fn args(self, root: &Path) -> Vec<String> {
+        let root = root.display();
+        let own = [
+            format!("allow/write+{root}/***"),
+            format!("allow/net/bind+{root}/***"),
+            format!("allow/net/connect+{root}/***"),
+            "allow/net/bind+@stockade-diff-*".to_string(),
+            "allow/net/connect+@stockade-diff-*".to_string(),
+        ];
+        let mut rules: Vec<String> = match self {
+            Policy::AllChecks => [
+                "sandbox/read:on",
+                "sandbox/stat:on",
+                "sandbox/write:on",
+                "sandbox/net:on",
+                "allow/read+/***",
+                "allow/stat+/***",
+                "allow/net/bind+loopback!0",
+                "allow/net/bind+loopback!1024-65535",
+                "allow/net/connect+loopback",
+            ]
+            .iter()
+            .map(|r| r.to_string())
+            .collect(),
+            Policy::Paludis => vec![],
+        };
+        rules.extend(own);
+        let mut args = match self {
+            Policy::AllChecks => vec![],
+            Policy::Paludis => vec!["-p".to_string(), "paludis".to_string()],
+        };
+        for r in rules {
+            args.push("-m".to_string());
+            args.push(r);
+        }
+        args
+    }
+}
+
+/// Python literals for the paths every family tries: each kind of fixture
+/// entry with and without a trailing slash, through symlinks, missing, below
+/// a file, `.` and `..`, empty, and absolute.
+const PATHS: &[&str] = &[
+    "b'f'",
+    "b'f/'",
+    "b'f//'",
+    "b'e'",
+    "b'e/'",
+    "b'e/.'",
+    "b'e/..'",
+    "b'd'",
+    "b'd/'",
+    "b'd/x'",
+    "b'd/x/'",
+    "b'd//x'",
+    "b'./f'",
+    "b'lf'",
+    "b'lf/'",
+    "b'ld'",
+    "b'ld/'",
+    "b'ln'",
+    "b'ln/'",
+    "b'll'",
+    "b'll/'",
+    "b'p'",
+    "b'p/'",
+    "b'k'",
+    "b'k/'",
+    "b'm'",
+    "b'm/'",
+    "b'm/x'",
+    "b'f/x'",
+    "b'lf/x'",
+    "b'ld/x'",
+    "b''",
+    "A(b'f')",
+    "A(b'm/')",
+    "A(b'e/.')",
+];
+
+/// Paths that are sources of two-path calls (rename, link): fewer, to keep
+/// the product small.
+const SOURCES: &[&str] = &[
+    "b'f'",
+    "b'f/'",
+    "b'e'",
+    "b'e/'",
+    "b'e/.'",
+    "b'd'",
+    "b'd/x'",
+    "b'd/x/'",
+    "b'lf'",
+    "b'lf/'",
+    "b'ld'",
+    "b'ld/'",
+    "b'ln'",
+    "b'ln/'",
+    "b'p'",
+    "b'm'",
+    "b'm/'",
+];
+
+/// Runs `cases` natively and under stockade (each policy) and fails with
+/// every call that differed.
+fn compare(family: &str, cases: &[String]) {
+    let mut failures = String::new();
+    let mut compared = 0;
+    let mut identical = 0;
+    for policy in [Policy::AllChecks, Policy::Paludis] {
+        let t = std::time::Instant::now();
+        let (n, same, diff) = run_family(family, cases, policy);
+        eprintln!("TIMING {family} {policy:?} {:?}", t.elapsed());
+        compared += n;
+        identical += same;
+        failures.push_str(&diff);
+    }
+    eprintln!("differential {family}: {compared} cases compared, {identical} identical");
+    assert!(
+        failures.is_empty(),
+        "{} of {compared} {family} cases differ from the kernel:\n{failures}",
+        compared - identical
+    );
+}
+
+fn run_family(family: &str, cases: &[String], policy: Policy) -> (usize, usize, String) {
+    let s = Scratch::new(&format!("diff-{family}"));
+    let native = s.dir.join("native");
+    let inside = s.dir.join("inside");
+    std::fs::create_dir(&native).unwrap();
+    std::fs::create_dir(&inside).unwrap();
+    let driver = s.dir.join("driver.py");
+    std::fs::write(&driver, DRIVER).unwrap();
+    let list = s.dir.join("cases");
+    let mut text = String::new();
+    for (i, code) in cases.iter().enumerate() {
+        assert!(!code.contains('\n'), "one line per case: {code}");
+        writeln!(text, "c{i:04}\t{code}").unwrap();
+    }
+    std::fs::write(&list, text).unwrap();
+    let driver_args = |what: &str, root: &Path| {
+        vec![
+            python().to_string(),
+            "-B".to_string(),
+            driver.display().to_string(),
+            what.to_string(),
+            root.display().to_string(),
+            list.display().to_string(),
+        ]
+    };
+    for root in [&native, &inside] {
+        let a = driver_args("setup", root);
+        let out = Command::new(&a[0]).args(&a[1..]).output().unwrap();
+        assert!(out.status.success(), "setup failed: {}", stderr(&out));
+    }
+    let before_native = snapshot_all(&native, cases.len(), None);
+    let before_inside = snapshot_all(&inside, cases.len(), None);
+
+    let a = driver_args("run", &native);
+    let out_native = Command::new(&a[0]).args(&a[1..]).output().unwrap();
+    assert!(
+        out_native.status.success(),
+        "native run failed: {}",
+        stderr(&out_native)
+    );
+    let a = driver_args("run", &inside);
+    let out_inside = Command::new(stockade_bin())
+        .args(policy.args(&inside))
+        .arg("--")
+        .args(argv(&a))
+        .output()
+        .unwrap();
+    assert!(
+        out_inside.status.success(),
+        "run under stockade ({policy:?}) failed: {}",
+        stderr(&out_inside)
+    );
+    let after_native = snapshot_all(&native, cases.len(), Some(&before_native));
+    let after_inside = snapshot_all(&inside, cases.len(), Some(&before_inside));
+    let results_native = results(&out_native.stdout);
+    let results_inside = results(&out_inside.stdout);
+
+    let mut diff = String::new();
+    let mut same = 0;
+    for (i, code) in cases.iter().enumerate() {
+        let id = format!("c{i:04}");
+        let (rn, ri) = (results_native.get(&id), results_inside.get(&id));
+        let (tn, ti) = (&after_native[i], &after_inside[i]);
+        if rn == ri && tn == ti {
+            same += 1;
+            continue;
+        }
+        writeln!(diff, "[{policy:?}] {code}").unwrap();
+        if rn != ri {
+            writeln!(diff, "    kernel:   {}", rn.map_or("(nothing)", String::as_str)).unwrap();
+            writeln!(diff, "    stockade: {}", ri.map_or("(nothing)", String::as_str)).unwrap();
+        }
+        for (name, n) in tn {
+            match ti.get(name) {
+                Some(i) if i == n => {}
+                Some(i) => writeln!(diff, "    {name}: kernel {n}, stockade {i}").unwrap(),
+                None => writeln!(diff, "    {name}: kernel {n}, stockade: absent").unwrap(),
+            }
+        }
+        for (name, i) in ti {
+            if !tn.contains_key(name) {
+                writeln!(diff, "    {name}: kernel: absent, stockade {i}").unwrap();
+            }
+        }
+    }
+    (cases.len(), same, diff)
+}
+
+fn results(stdout: &[u8]) -> BTreeMap<String, String> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(id, r)| (id.to_string(), r.to_string()))
+        .collect()
+}
+
+/// One case directory, entry by entry (relative name → metadata).
+type Tree = BTreeMap<String, Raw>;
+
+/// Raw metadata of one entry, kept from the first snapshot to describe the
+/// second one relative to it.
+#[derive(Clone)]
+struct Raw {
+    ino: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+    desc: String,
+}
+
+/// Snapshots every case directory; with `before`, describes each entry
+/// relative to it (which original entry's inode it holds, which times
+/// changed).
+fn snapshot_all(
+    root: &Path,
+    count: usize,
+    before: Option<&Vec<Tree>>,
+) -> Vec<Tree> {
+    (0..count)
+        .map(|i| {
+            let mut map = BTreeMap::new();
+            let dir = root.join(format!("c{i:04}"));
+            walk(&dir, &dir, &mut map, before.map(|b| &b[i]));
+            map
+        })
+        .collect()
+}
+
+fn walk(
+    base: &Path,
+    path: &Path,
+    map: &mut Tree,
+    before: Option<&Tree>,
+) {
+    let Ok(md) = std::fs::symlink_metadata(path) else {
+        return;
+    };
+    let rel = path
+        .strip_prefix(base)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let rel = if rel.is_empty() { ".".to_string() } else { rel };
+    let ft = md.file_type();
+    let kind = if ft.is_symlink() {
+        format!(
+            "symlink->{}",
+            std::fs::read_link(path).unwrap().to_string_lossy()
+        )
+    } else if ft.is_dir() {
+        "dir".to_string()
+    } else if ft.is_file() {
+        format!("file size={}", md.size())
+    } else if ft.is_fifo() {
+        "fifo".to_string()
+    } else if ft.is_socket() {
+        "socket".to_string()
+    } else if ft.is_char_device() {
+        format!("chardev {:x}", md.rdev())
+    } else {
+        format!("other {:o}", md.mode())
+    };
+    let mut desc = format!(
+        "{kind} mode={:o} uid={} gid={} nlink={}",
+        md.mode() & 0o7777,
+        md.uid(),
+        md.gid(),
+        md.nlink()
+    );
+    let (atime, mtime, ctime) = (
+        (md.atime(), md.atime_nsec()),
+        (md.mtime(), md.mtime_nsec()),
+        (md.ctime(), md.ctime_nsec()),
+    );
+    for (name, t) in [("atime", atime), ("mtime", mtime)] {
+        if t.0 < EXPLICIT_TIME {
+            write!(desc, " {name}={}.{:09}", t.0, t.1).unwrap();
+        }
+    }
+    if let Some(before) = before {
+        match before.values().find(|r| r.ino == md.ino()) {
+            Some(old) => {
+                let origin = before
+                    .iter()
+                    .find(|(_, r)| r.ino == md.ino())
+                    .map(|(n, _)| n.clone())
+                    .unwrap();
+                if origin != rel {
+                    write!(desc, " inode-of={origin}").unwrap();
+                }
+                if old.mtime != mtime && mtime.0 >= EXPLICIT_TIME {
+                    desc.push_str(" mtime-changed");
+                }
+                if old.ctime != ctime {
+                    desc.push_str(" ctime-changed");
+                }
+            }
+            None => desc.push_str(" new"),
+        }
+    }
+    map.insert(
+        rel,
+        Raw {
+            ino: md.ino(),
+            mtime,
+            ctime,
+            desc,
+        },
+    );
+    if md.is_dir() {
+        let mut names: Vec<_> = std::fs::read_dir(path)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        names.sort();
+        for p in names {
+            walk(base, &p, map, before);
+        }
+    }
+}
+
+impl PartialEq for Raw {
+    fn eq(&self, other: &Raw) -> bool {
+        self.desc == other.desc
+    }
+}
+
+impl std::fmt::Display for Raw {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.desc)
+    }
+}
+
+// ---- generators -------------------------------------------------------
+
+const O_TMPFILE: i32 = libc::O_TMPFILE;
+
+/// Open flags tried on every path: each access mode, each flag that changes
+/// the lookup or the file's state, flags the kernel ignores, unknown bits.
+fn open_flags() -> Vec<i32> {
+    use libc::*;
+    vec![
+        O_RDONLY,
+        O_WRONLY,
+        O_RDWR,
+        3,
+        O_WRONLY | O_CREAT,
+        O_RDWR | O_CREAT | O_EXCL,
+        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW,
+        O_WRONLY | O_TRUNC,
+        O_RDONLY | O_DIRECTORY,
+        O_WRONLY | O_DIRECTORY,
+        O_WRONLY | O_CREAT | O_DIRECTORY,
+        O_RDONLY | O_NOFOLLOW,
+        O_WRONLY | O_NOFOLLOW,
+        O_WRONLY | O_APPEND,
+        O_RDWR | O_NONBLOCK,
+        O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+        O_WRONLY | O_SYNC,
+        O_RDWR | O_DSYNC | O_NOATIME,
+        O_WRONLY | O_NOCTTY | O_ASYNC,
+        O_RDWR | O_TMPFILE,
+        O_WRONLY | O_TMPFILE | O_EXCL,
+        O_WRONLY | (1 << 24),
+        O_WRONLY | O_CREAT | (1 << 30),
+        O_RDONLY | O_PATH,
+    ]
+}
+
+/// Opening the fixture's FIFO blocks until the other end opens: those cases
+/// are non-blocking.
+fn fifo_nonblock(path: &str) -> i32 {
+    if path == "b'p'" { libc::O_NONBLOCK } else { 0 }
+}
+
+fn open_cases() -> Vec<String> {
+    let mut v = Vec::new();
+    for p in PATHS {
+        for fl in open_flags() {
+            let fl = fl | fifo_nonblock(p);
+            v.push(format!("fd({}, {p}, {fl}, 0o644)", libc::SYS_open));
+        }
+    }
+    // Modes, as creat and open pass them: raw st_mode values, high bits.
+    for p in ["b'n'", "b'f'", "b'n/'", "b'ln'"] {
+        for mode in [0o644, 0o100644, 0o7777, 0o4755, 0o177777, 0xffff_ffffu32 as i64] {
+            v.push(format!(
+                "fd({}, {p}, {}, {mode})",
+                libc::SYS_open,
+                libc::O_WRONLY | libc::O_CREAT
+            ));
+            v.push(format!("fd({}, {p}, {mode})", libc::SYS_creat));
+            v.push(format!(
+                "fd({}, AT_FDCWD, {p}, {}, {mode})",
+                libc::SYS_openat,
+                libc::O_RDWR | O_TMPFILE
+            ));
+        }
+    }
+    for p in PATHS.iter().filter(|p| **p != "b'p'") {
+        v.push(format!("fd({}, {p}, 0o644)", libc::SYS_creat));
+    }
+    // Dirfds: a directory, a file, a symlink-to-directory O_PATH handle, bad ones.
+    for (dirfd, note) in [
+        ("keep(b'd')", "dir"),
+        ("keep(b'd', os.O_RDONLY)", "dir"),
+        ("keep(b'f')", "file"),
+        ("keep(b'ld', os.O_PATH | os.O_NOFOLLOW)", "link"),
+        ("-5", "bad"),
+        ("999", "closed"),
+    ] {
+        let _ = note;
+        for p in ["b'x'", "b'x/'", "b'n'", "b''", "b'.'", "b'..'", "A(b'f')"] {
+            for fl in [
+                libc::O_RDONLY,
+                libc::O_WRONLY,
+                libc::O_WRONLY | libc::O_CREAT,
+                libc::O_RDONLY | libc::O_DIRECTORY,
+            ] {
+                v.push(format!("fd({}, {dirfd}, {p}, {fl}, 0o600)", libc::SYS_openat));
+            }
+        }
+    }
+    v
+}
+
+fn openat2_cases() -> Vec<String> {
+    use libc::*;
+    let mut v = Vec::new();
+    let nr = SYS_openat2;
+    for p in PATHS {
+        for fl in open_flags() {
+            let fl = fl | fifo_nonblock(p);
+            let mode = if fl & (O_CREAT | O_TMPFILE) != 0 {
+                0o640
+            } else {
+                0
+            };
+            v.push(format!(
+                "fd({nr}, AT_FDCWD, {p}, how({fl}, {mode}), 24)"
+            ));
+        }
+        for resolve in [
+            RESOLVE_NO_SYMLINKS,
+            RESOLVE_NO_MAGICLINKS,
+            RESOLVE_BENEATH,
+            RESOLVE_NO_XDEV,
+            RESOLVE_IN_ROOT,
+            RESOLVE_CACHED,
+            0x40,
+        ] {
+            v.push(format!(
+                "fd({nr}, AT_FDCWD, {p}, how({}, 0, {resolve}), 24)",
+                O_RDWR
+            ));
+        }
+    }
+    for p in ["b'f'", "b'n'"] {
+        let creat = O_WRONLY | O_CREAT;
+        for (how, size) in [
+            (format!("how({creat}, 0o644)"), 24),
+            (format!("how({creat}, 0o644, size=32)"), 32),
+            (format!("how({creat}, 0o644, size=32, extra=b'\\1')"), 32),
+            (format!("how({creat}, 0o644, size=4096)"), 4096),
+            (format!("how({creat}, 0o644, size=4097)"), 4097),
+            (format!("how({creat}, 0o644, size=16)"), 16),
+            (format!("how({creat}, 0o644, size=0)"), 0),
+            (format!("how({creat}, 0o100644)"), 24),
+            (format!("how({creat}, 0o7777)"), 24),
+            (format!("how({}, 0o644)", O_WRONLY), 24),
+            (format!("how({}, 0, 0)", O_WRONLY | (1 << 24)), 24),
+            (format!("how({}, 0, 0)", O_WRONLY | (1 << 30)), 24),
+            (format!("how({}, 0, 0)", (1u64 << 40) | O_WRONLY as u64), 24),
+            (format!("how({}, 0, 0)", O_PATH | O_WRONLY), 24),
+            (format!("how({}, 0, 0)", O_PATH | O_CLOEXEC | O_NOFOLLOW), 24),
+        ] {
+            v.push(format!("fd({nr}, AT_FDCWD, {p}, {how}, {size})"));
+        }
+    }
+    v
+}
+
+fn mkdir_cases() -> Vec<String> {
+    let mut v = Vec::new();
+    for p in PATHS.iter().chain(&["b'n'", "b'n/'", "b'n//'", "b'e/n/'", "A(b'n/')"]) {
+        for mode in [0o755, 0o1777, 0o40755, 0o107777] {
+            v.push(format!("sc({}, {p}, {mode})", libc::SYS_mkdir));
+        }
+        v.push(format!(
+            "sc({}, keep(b'd'), {p}, 0o700)",
+            libc::SYS_mkdirat
+        ));
+        for mode in [
+            0o100644, 0o10644, 0o140644, 0o644, 0o40755, 0o170644, 0o20644,
+        ] {
+            let dev = if mode == 0o20644 { 0x103 } else { 0 };
+            v.push(format!("sc({}, {p}, {mode}, {dev})", libc::SYS_mknod));
+        }
+        v.push(format!(
+            "sc({}, AT_FDCWD, {p}, 0o10600, 0)",
+            libc::SYS_mknodat
+        ));
+    }
+    v
+}
+
+fn unlink_cases() -> Vec<String> {
+    let mut v = Vec::new();
+    for p in PATHS.iter().chain(&["b'e/./'", "b'e/../e'", "b'd/..'", "b'e/../e/'"]) {
+        v.push(format!("sc({}, {p})", libc::SYS_unlink));
+        v.push(format!("sc({}, {p})", libc::SYS_rmdir));
+        for flags in [0, libc::AT_REMOVEDIR, 1] {
+            v.push(format!(
+                "sc({}, AT_FDCWD, {p}, {flags})",
+                libc::SYS_unlinkat
+            ));
+        }
+    }
+    for dirfd in ["keep(b'd')", "keep(b'f')", "-5"] {
+        for p in ["b'x'", "b'x/'", "b'.'", "b'..'", "b''"] {
+            v.push(format!("sc({}, {dirfd}, {p}, 0)", libc::SYS_unlinkat));
+        }
+    }
+    v
+}
+
+fn rename_cases() -> Vec<String> {
+    let mut v = Vec::new();
+    let dests: Vec<&str> = PATHS
+        .iter()
+        .copied()
+        .chain(["b'new'", "b'new/'", "b'e/new'", "b'e/new/'"])
+        .collect();
+    for src in SOURCES {
+        for dst in &dests {
+            v.push(format!("sc({}, {src}, {dst})", libc::SYS_rename));
+        }
+    }
+    for src in ["b'f'", "b'f/'", "b'e'", "b'e/'", "b'lf/'", "b'ld/'", "b'm'"] {
+        for dst in ["b'f'", "b'e'", "b'd'", "b'new'", "b'new/'", "b'lf/'", "b'ld/'", "b'm/'"] {
+            for flags in [1, 2, 4, 8] {
+                v.push(format!(
+                    "sc({}, AT_FDCWD, {src}, AT_FDCWD, {dst}, {flags})",
+                    libc::SYS_renameat2
+                ));
+            }
+        }
+    }
+    for (src, dst) in [("b'x'", "b'y'"), ("b'x'", "b'y/'"), ("b'x/'", "b'y'")] {
+        v.push(format!(
+            "sc({}, keep(b'd'), {src}, keep(b'e'), {dst})",
+            libc::SYS_renameat
+        ));
+    }
+    v
+}
+
+fn link_cases() -> Vec<String> {
+    let mut v = Vec::new();
+    let dests: Vec<&str> = PATHS
+        .iter()
+        .copied()
+        .chain(["b'new'", "b'new/'", "b'e/new'"])
+        .collect();
+    for dst in &dests {
+        v.push(format!("sc({}, b'f', {dst})", libc::SYS_symlink));
+        v.push(format!(
+            "sc({}, b'f', keep(b'e'), {dst})",
+            libc::SYS_symlinkat
+        ));
+    }
+    for src in SOURCES {
+        for dst in ["b'new'", "b'new/'", "b'f'", "b'e/'", "b'lf/'", "b'ln'", "b'ln/'", "b'm/x'"] {
+            v.push(format!("sc({}, {src}, {dst})", libc::SYS_link));
+            for flags in [0, libc::AT_SYMLINK_FOLLOW, 1] {
+                v.push(format!(
+                    "sc({}, AT_FDCWD, {src}, AT_FDCWD, {dst}, {flags})",
+                    libc::SYS_linkat
+                ));
+            }
+        }
+    }
+    v.push(format!(
+        "sc({}, keep(b'f', os.O_RDONLY), b'', AT_FDCWD, b'new', {})",
+        libc::SYS_linkat,
+        libc::AT_EMPTY_PATH
+    ));
+    v
+}
+
+fn truncate_cases() -> Vec<String> {
+    let mut v = Vec::new();
+    for p in PATHS {
+        for len in [0, 3, -1] {
+            v.push(format!("sc({}, {p}, {len})", libc::SYS_truncate));
+        }
+    }
+    v
+}
+
+fn chmod_cases() -> Vec<String> {
+    let mut v = Vec::new();
+    for p in PATHS {
+        for mode in [0o600, 0o4755, 0o107777] {
+            v.push(format!("sc({}, {p}, {mode})", libc::SYS_chmod));
+        }
+        v.push(format!(
+            "sc({}, AT_FDCWD, {p}, 0o640)",
+            libc::SYS_fchmodat
+        ));
+        for flags in [0, libc::AT_SYMLINK_NOFOLLOW, libc::AT_EMPTY_PATH, 1, 0x8000] {
+            v.push(format!("sc(452, AT_FDCWD, {p}, 0o640, {flags})"));
+        }
+        for (uid, gid) in [(-1, -1), (0, 0), (1, 2)] {
+            v.push(format!("sc({}, {p}, {uid}, {gid})", libc::SYS_chown));
+            v.push(format!("sc({}, {p}, {uid}, {gid})", libc::SYS_lchown));
+        }
+        for flags in [0, libc::AT_SYMLINK_NOFOLLOW, libc::AT_EMPTY_PATH, 1, 0x8000] {
+            v.push(format!(
+                "sc({}, AT_FDCWD, {p}, 3, 4, {flags})",
+                libc::SYS_fchownat
+            ));
+        }
+    }
+    for (fd, note) in [
+        ("keep(b'f', os.O_RDONLY)", ""),
+        ("keep(b'f')", ""),
+        ("keep(b'd', os.O_RDONLY)", ""),
+    ] {
+        let _ = note;
+        v.push(format!("sc({}, {fd}, 0o600)", libc::SYS_fchmod));
+        v.push(format!("sc({}, {fd}, 5, 6)", libc::SYS_fchown));
+        v.push(format!(
+            "sc({}, {fd}, b'', 3, 4, {})",
+            libc::SYS_fchownat,
+            libc::AT_EMPTY_PATH
+        ));
+        v.push(format!("sc(452, {fd}, b'', 0o600, {})", libc::AT_EMPTY_PATH));
+    }
+    v
+}
+
+fn utimes_cases() -> Vec<String> {
+    let mut v = Vec::new();
+    let nr = libc::SYS_utimensat;
+    let times = [
+        "None".to_string(),
+        "ts((100, 5), (200, 7))".to_string(),
+        "ts((0, UTIME_OMIT), (0, UTIME_OMIT))".to_string(),
+        "ts((0, UTIME_NOW), (0, UTIME_OMIT))".to_string(),
+        "ts((0, UTIME_OMIT), (300, 0))".to_string(),
+        "ts((0, 2000000000), (0, 0))".to_string(),
+        "ts((0, UTIME_NOW), (0, UTIME_NOW))".to_string(),
+    ];
+    for p in PATHS {
+        for t in &times {
+            for flags in [0, libc::AT_SYMLINK_NOFOLLOW, 1] {
+                v.push(format!("sc({nr}, AT_FDCWD, {p}, {t}, {flags})"));
+            }
+        }
+        v.push(format!(
+            "sc({nr}, AT_FDCWD, {p}, ts((1, 0), (2, 0)), {})",
+            libc::AT_EMPTY_PATH
+        ));
+        v.push(format!(
+            "sc({}, {p}, struct.pack('qq', 400, 500))",
+            libc::SYS_utime
+        ));
+        v.push(format!("sc({}, {p}, None)", libc::SYS_utime));
+        v.push(format!(
+            "sc({}, {p}, tv((600, 1), (700, 2)))",
+            libc::SYS_utimes
+        ));
+        v.push(format!(
+            "sc({}, {p}, tv((600, 1000000), (700, 2)))",
+            libc::SYS_utimes
+        ));
+        v.push(format!(
+            "sc({}, AT_FDCWD, {p}, tv((800, 3), (900, 4)))",
+            libc::SYS_futimesat
+        ));
+    }
+    for t in &times {
+        for flags in [0, libc::AT_SYMLINK_NOFOLLOW] {
+            v.push(format!("sc({nr}, AT_FDCWD, None, {t}, {flags})"));
+            v.push(format!("sc({nr}, keep(b'f', os.O_WRONLY), None, {t}, {flags})"));
+            v.push(format!("sc({nr}, keep(b'f'), None, {t}, {flags})"));
+            v.push(format!("sc({nr}, -5, None, {t}, {flags})"));
+            v.push(format!("sc({nr}, keep(b'd'), b'x', {t}, {flags})"));
+        }
+    }
+    v
+}
+
+fn xattr_cases() -> Vec<String> {
+    let mut v = Vec::new();
+    for p in PATHS {
+        for flags in [0, 1, 2, 4] {
+            v.push(format!(
+                "sc({}, {p}, b'user.a', b'v', 1, {flags}); xa({p})",
+                libc::SYS_setxattr
+            ));
+            v.push(format!(
+                "sc({}, {p}, b'user.a', b'v', 1, {flags}); xa({p})",
+                libc::SYS_lsetxattr
+            ));
+        }
+        v.push(format!(
+            "sc({}, {p}, b'user.a', b'v', 1, 0); sc({}, {p}, b'user.a'); sc({}, {p}, b'user.a'); xa({p})",
+            libc::SYS_setxattr,
+            libc::SYS_removexattr,
+            libc::SYS_lremovexattr
+        ));
+        v.push(format!(
+            "sc({}, {p}, b'bogus.a', b'v', 1, 0)",
+            libc::SYS_setxattr
+        ));
+        v.push(format!("sc({}, {p}, b'', b'v', 1, 0)", libc::SYS_setxattr));
+    }
+    v
+}
+
+fn unix_cases() -> Vec<String> {
+    let mut v = Vec::new();
+    let af = "socket.SOCK_STREAM";
+    let names = [
+        "b's'",
+        "b's/'",
+        "b'./s'",
+        "b'e/s'",
+        "b'e//s'",
+        "b'ld/s'",
+        "b'f'",
+        "b'k'",
+        "b'e'",
+        "b'e/'",
+        "b'ln'",
+        "b'lf'",
+        "b'm/s'",
+        "b'f/s'",
+        "A(b's')",
+        "A(b'e/../s')",
+        "b'\\0stockade-diff-abs'",
+    ];
+    for name in names {
+        // A server binds `name`, listens; a client connects to the same
+        // name; both ends read back their names and the peer's credentials.
+        v.push(format!(
+            "srv = sock({af}); sc({b}, srv.fileno(), un({name}), len(un({name}))); sockname(srv); \
+             srv.listen(1); cl = sock({af}); r = sc({c}, cl.fileno(), un({name}), len(un({name}))); \
+             sockname(cl); peername(cl); \
+             accepted(srv) if r == 0 else None",
+            b = libc::SYS_bind,
+            c = libc::SYS_connect
+        ));
+    }
+    // Datagrams to a name: the receiver sees the sender's name.
+    for name in ["b's'", "b'e/s'", "A(b's')", "b's/'", "b'f'"] {
+        v.push(format!(
+            "rx = sock(socket.SOCK_DGRAM); sc({b}, rx.fileno(), un({name}), len(un({name}))); \
+             tx = sock(socket.SOCK_DGRAM); tx.bind(b't'); \
+             sc({s}, tx.fileno(), b'hi', 2, 0, un({name}), len(un({name}))); \
+             rx.setblocking(False); note(repr(rx.recvfrom(10)).replace(repr(A(b''))[2:-1], '@/'))",
+            b = libc::SYS_bind,
+            s = libc::SYS_sendto
+        ));
+    }
+    // Autobind (address length 2), and too-long or odd lengths.
+    for len in [2, 3, 110, 111] {
+        v.push(format!(
+            "s = sock(); sc({}, s.fileno(), un(b's').ljust(110, b'\\0'), {len}); note(len(s.getsockname()))",
+            libc::SYS_bind
+        ));
+    }
+    // A large non-blocking send on a socket pair, stream and datagram.
+    for kind in ["socket.SOCK_STREAM", "socket.SOCK_DGRAM"] {
+        v.push(format!(
+            "a, b = socket.socketpair(socket.AF_UNIX, {kind}); FDS.extend([a, b]); a.setblocking(False); \
+             note(a.sendmsg([b'x' * (17 << 20)]) if True else 0)"
+        ));
+        v.push(format!(
+            "a, b = socket.socketpair(socket.AF_UNIX, {kind}); FDS.extend([a, b]); a.setblocking(False); \
+             sc({}, a.fileno(), ctypes.create_string_buffer(17 << 20), 17 << 20, 0, None, 0)",
+            libc::SYS_sendto
+        ));
+    }
+    v
+}
+
+fn inet_cases() -> Vec<String> {
+    let mut v = Vec::new();
+    // IPv6 connect with each address length: 24 is RFC 2133's sockaddr_in6
+    // without a scope id.
+    for len in [24, 26, 28, 32, 20] {
+        v.push(format!(
+            "srv = sock(socket.SOCK_STREAM, socket.AF_INET6); srv.bind(('::1', 0)); srv.listen(1); \
+             port = srv.getsockname()[1]; cl = sock(socket.SOCK_STREAM, socket.AF_INET6); \
+             a = struct.pack('!HHI16sI', 0, port, 0, socket.inet_pton(socket.AF_INET6, '::1'), 0); \
+             a = struct.pack('H', socket.AF_INET6) + a[2:]; \
+             sc({}, cl.fileno(), a.ljust(32, b'\\0'), {len})",
+            libc::SYS_connect
+        ));
+    }
+    for len in [8, 16, 15] {
+        v.push(format!(
+            "srv = sock(socket.SOCK_STREAM, socket.AF_INET); srv.bind(('127.0.0.1', 0)); srv.listen(1); \
+             port = srv.getsockname()[1]; cl = sock(socket.SOCK_STREAM, socket.AF_INET); \
+             a = struct.pack('H', socket.AF_INET) + struct.pack('!H', port) + socket.inet_aton('127.0.0.1') + bytes(8); \
+             sc({}, cl.fileno(), a, {len})",
+            libc::SYS_connect
+        ));
+    }
+    v
+}
+
+#[test]
+fn open_matches_the_kernel() {
+    compare("open", &open_cases());
+}
+
+#[test]
+fn openat2_matches_the_kernel() {
+    compare("openat2", &openat2_cases());
+}
+
+#[test]
+fn mkdir_and_mknod_match_the_kernel() {
+    compare("mkdir", &mkdir_cases());
+}
+
+#[test]
+fn unlink_and_rmdir_match_the_kernel() {
+    compare("unlink", &unlink_cases());
+}
+
+#[test]
+fn rename_matches_the_kernel() {
+    compare("rename", &rename_cases());
+}
+
+#[test]
+fn link_and_symlink_match_the_kernel() {
+    compare("link", &link_cases());
+}
+
+#[test]
+fn truncate_matches_the_kernel() {
+    compare("truncate", &truncate_cases());
+}
+
+#[test]
+fn chmod_and_chown_match_the_kernel() {
+    compare("chmod", &chmod_cases());
+}
+
+#[test]
+fn utimes_match_the_kernel() {
+    compare("utimes", &utimes_cases());
+}
+
+#[test]
+fn xattrs_match_the_kernel() {
+    compare("xattr", &xattr_cases());
+}
+
+#[test]
+fn unix_sockets_match_the_kernel() {
+    compare("unix", &unix_cases());
+}
+
+#[test]
+fn inet_sockets_match_the_kernel() {
+    compare("inet", &inet_cases());
+}
