@@ -168,7 +168,7 @@ fn compare(family: &str, cases: &[String]) {
 }
 
 fn run_family(family: &str, cases: &[String], policy: Policy) -> (usize, usize, String) {
-    let s = Scratch::new(&format!("diff-{family}"));
+    let s = FastScratch::new(&format!("diff-{family}-{policy:?}"));
     let native = s.dir.join("native");
     let inside = s.dir.join("inside");
     std::fs::create_dir(&native).unwrap();
@@ -253,6 +253,43 @@ fn run_family(family: &str, cases: &[String], policy: Policy) -> (usize, usize, 
         }
     }
     (cases.len(), same, diff)
+}
+
+/// A scratch directory on tmpfs (`/dev/shm`) when there is one: thousands
+/// of fixtures are made and changed, and ext4's journal makes that take
+/// minutes instead of seconds. The fallback is the usual scratch directory.
+struct FastScratch {
+    dir: std::path::PathBuf,
+    _fallback: Option<Scratch>,
+}
+
+impl FastScratch {
+    fn new(name: &str) -> FastScratch {
+        let shm = Path::new("/dev/shm");
+        if shm.is_dir() {
+            let dir = shm.join(format!("stockade-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            if std::fs::create_dir(&dir).is_ok() {
+                return FastScratch {
+                    dir,
+                    _fallback: None,
+                };
+            }
+        }
+        let s = Scratch::new(name);
+        FastScratch {
+            dir: s.dir.clone(),
+            _fallback: Some(s),
+        }
+    }
+}
+
+impl Drop for FastScratch {
+    fn drop(&mut self) {
+        if self._fallback.is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
 }
 
 fn results(stdout: &[u8]) -> BTreeMap<String, String> {

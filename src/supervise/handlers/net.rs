@@ -62,7 +62,9 @@ fn decode(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
                 ip, port,
             )))))
         }
-        libc::AF_INET6 if raw.len() >= 28 => {
+        // 24 bytes is RFC 2133's sockaddr_in6, without sin6_scope_id
+        // (SIN6_LEN_RFC2133), which the kernel still accepts.
+        libc::AF_INET6 if raw.len() >= 24 => {
             let port = u16::from_be_bytes([raw[2], raw[3]]);
             let octets: [u8; 16] = raw[8..24].try_into().expect("16 bytes");
             let ip = Ipv6Addr::from(octets);
@@ -82,6 +84,10 @@ fn decode(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
 }
 
 fn decode_unix(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
+    // unix_validate_addr(): no longer than struct sockaddr_un.
+    if raw.len() > 2 + SOCKADDR_UN_PATH {
+        return Err(Errno(libc::EINVAL).into());
+    }
     let path = &raw[2.min(raw.len())..];
     if path.is_empty() {
         return Ok(Checked {
@@ -105,11 +111,23 @@ fn decode_unix(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
     }
     let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
     let path = &path[..end];
+    // bind creates the socket as mknod does (filename_create()): the
+    // final name is never followed, "name/" is ENOENT when missing and
+    // EADDRINUSE (EEXIST) when it exists.
     let lookup = Lookup {
         follow_final: !binding,
+        final_entry: binding,
         ..Lookup::default()
     };
     let resolved = call.resolve(Base::Cwd, path, lookup)?;
+    if binding && call.may_see(&resolved) {
+        if resolved.stat().is_some() {
+            return Err(Errno(libc::EADDRINUSE).into());
+        }
+        if resolved.trailing_slash {
+            return Err(Errno(libc::ENOENT).into());
+        }
+    }
     let Target::Entry { dir, name, .. } = resolved.target else {
         return Err(Errno(if binding {
             libc::EADDRINUSE
@@ -199,15 +217,23 @@ pub fn connect(call: &Call) -> Step<Reply> {
 /// sendto(2) with a destination (the filter lets NULL ones through).
 pub fn sendto(call: &Call) -> Step<Reply> {
     let raw = read_address(call, call.arg(4), call.arg(5))?;
-    let len = (call.arg(2) as usize).min(MAX_SEND);
-    let data = call.read_bytes(call.arg(1), len)?;
-    let flags = call.int(3);
     let sock = call.caller_fd(call.int(0))?;
+    let len = call.arg(2) as usize;
+    if len > MAX_SEND && !is_stream(&sock) {
+        return Err(Errno(libc::EMSGSIZE).into());
+    }
+    let data = call.read_bytes(call.arg(1), len.min(MAX_SEND))?;
+    let flags = call.int(3);
     let _caller = call.become_caller(false)?;
     let checked = decode(call, raw, false)?;
     check(call, Category::NetConnect, &checked)?;
     let sent = send(call, &sock, &data, Some(&checked.bytes), &[], flags)?;
     Ok(Reply::Value(sent as i64))
+}
+
+/// Whether a short send is a valid answer on `sock` (a byte stream).
+fn is_stream(sock: &OwnedFd) -> bool {
+    net::socket_type(sock.as_fd()).is_ok_and(|t| t == libc::SOCK_STREAM)
 }
 
 /// Sends on our duplicate; an EPIPE raises SIGPIPE in the caller, as the
@@ -244,7 +270,10 @@ struct Message {
     control: Vec<u8>,
 }
 
-fn read_message(call: &Call, addr: u64) -> Step<Message> {
+/// Reads one message; `stream` sockets take the first MAX_SEND bytes of a
+/// larger one (the count sent tells the caller, as a short write would),
+/// others refuse it whole with EMSGSIZE, as the kernel does past its limit.
+fn read_message(call: &Call, addr: u64, stream: bool) -> Step<Message> {
     let hdr = call.read_bytes(addr, 56)?;
     let word = |at: usize| u64::from_ne_bytes(hdr[at..at + 8].try_into().expect("8 bytes"));
     let (name, namelen) = (
@@ -267,9 +296,14 @@ fn read_message(call: &Call, addr: u64) -> Step<Message> {
         for v in vecs.chunks_exact(16) {
             let base = u64::from_ne_bytes(v[..8].try_into().expect("8 bytes"));
             let len = u64::from_ne_bytes(v[8..].try_into().expect("8 bytes")) as usize;
-            if data.len() + len > MAX_SEND {
-                return Err(Errno(libc::EMSGSIZE).into());
-            }
+            let len = if data.len() + len > MAX_SEND {
+                if !stream {
+                    return Err(Errno(libc::EMSGSIZE).into());
+                }
+                MAX_SEND - data.len()
+            } else {
+                len
+            };
             if len > 0 {
                 data.extend_from_slice(&call.read_bytes(base, len)?);
             }
@@ -318,8 +352,8 @@ fn send_one(call: &Call, sock: &OwnedFd, mut msg: Message, flags: i32) -> Step<u
 
 /// sendmsg(2).
 pub fn sendmsg(call: &Call) -> Step<Reply> {
-    let msg = read_message(call, call.arg(1))?;
     let sock = call.caller_fd(call.int(0))?;
+    let msg = read_message(call, call.arg(1), is_stream(&sock))?;
     let _caller = call.become_caller(false)?;
     let sent = send_one(call, &sock, msg, call.int(2))?;
     Ok(Reply::Value(sent as i64))
@@ -334,11 +368,12 @@ pub fn sendmmsg(call: &Call) -> Step<Reply> {
         call.int(3),
     );
     let sock = call.caller_fd(call.int(0))?;
+    let stream = is_stream(&sock);
     let _caller = call.become_caller(false)?;
     let mut done = 0;
     for i in 0..vlen {
         let at = vec + (i as u64) * 64;
-        let result = read_message(call, at).and_then(|msg| send_one(call, &sock, msg, flags));
+        let result = read_message(call, at, stream).and_then(|msg| send_one(call, &sock, msg, flags));
         match result {
             Ok(n) => {
                 crate::sys::mem::write_bytes(call.n.pid, at + 56, &(n as u32).to_ne_bytes())?;
