@@ -126,23 +126,8 @@ const PATHS: &[&str] = &[
 /// Paths that are sources of two-path calls (rename, link): fewer, to keep
 /// the product small.
 const SOURCES: &[&str] = &[
-    "b'f'",
-    "b'f/'",
-    "b'e'",
-    "b'e/'",
-    "b'e/.'",
-    "b'd'",
-    "b'd/x'",
-    "b'd/x/'",
-    "b'lf'",
-    "b'lf/'",
-    "b'ld'",
-    "b'ld/'",
-    "b'ln'",
-    "b'ln/'",
-    "b'p'",
-    "b'm'",
-    "b'm/'",
+    "b'f'", "b'f/'", "b'e'", "b'e/'", "b'e/.'", "b'd'", "b'd/x'", "b'd/x/'", "b'lf'", "b'lf/'",
+    "b'ld'", "b'ld/'", "b'ln'", "b'ln/'", "b'p'", "b'm'", "b'm/'",
 ];
 
 /// Runs `cases` natively and under stockade (each policy) and fails with
@@ -155,13 +140,20 @@ fn compare_under(family: &str, cases: &[String], policies: &[Policy]) {
     let mut failures = String::new();
     let mut compared = 0;
     let mut identical = 0;
+    let mut known = BTreeMap::new();
     for &policy in policies {
-        let (n, same, diff) = run_family(family, cases, policy);
+        let (n, same, diff, k) = run_family(family, cases, policy);
         compared += n;
         identical += same;
         failures.push_str(&diff);
+        for (reason, count) in k {
+            *known.entry(reason).or_insert(0) += count;
+        }
     }
     eprintln!("differential {family}: {compared} cases compared, {identical} identical");
+    for (reason, count) in &known {
+        eprintln!("differential {family}: {count} differ on purpose: {reason}");
+    }
     assert!(
         failures.is_empty(),
         "{} of {compared} {family} cases differ from the kernel:\n{failures}",
@@ -238,7 +230,54 @@ fn run_driver(
     (results(&out.stdout), after)
 }
 
-fn run_family(family: &str, cases: &[String], policy: Policy) -> (usize, usize, String) {
+/// Differences left on purpose (docs/security.md, "Known races and
+/// limits"): which cases, how their results are compared instead, and why.
+/// A case is excused only if it is identical once the excused parts are
+/// taken out, so everything else about it is still compared.
+struct Known {
+    applies: fn(&str) -> bool,
+    strip: fn(&str) -> String,
+    reason: &'static str,
+}
+
+const KNOWN: &[Known] = &[
+    Known {
+        applies: |code| code.contains("how(2, 0, 1)") || code.contains("how(2, 0, 16)"),
+        strip: |_| String::new(),
+        reason: "openat2 RESOLVE_NO_XDEV and RESOLVE_IN_ROOT are refused with EINVAL, not emulated",
+    },
+    Known {
+        applies: |code| code.contains("how(2, 0, 32)"),
+        strip: |_| String::new(),
+        reason: "openat2 RESOLVE_CACHED: the kernel's answer depends on its dentry cache \
+                 (EAGAIN for names it never looked up); stockade always looks up in full",
+    },
+    Known {
+        applies: |code| code.contains("peercred(") || code.contains("sockname("),
+        strip: |r| {
+            r.split(' ')
+                .filter(|t| {
+                    !(t.starts_with("pid=") || t.starts_with("name=") || t.starts_with("peer="))
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        },
+        reason: "a unix socket stockade bound reads back by its last component, and a peer \
+                 stockade connected shows the supervisor's pid",
+    },
+];
+
+fn excused(code: &str, kernel: Option<&String>, ours: Option<&String>) -> Option<&'static str> {
+    let (kernel, ours) = (kernel?, ours?);
+    KNOWN
+        .iter()
+        .find(|k| (k.applies)(code) && (k.strip)(kernel) == (k.strip)(ours))
+        .map(|k| k.reason)
+}
+
+type FamilyResult = (usize, usize, String, BTreeMap<&'static str, usize>);
+
+fn run_family(family: &str, cases: &[String], policy: Policy) -> FamilyResult {
     for code in cases {
         assert!(!code.contains('\n'), "one line per case: {code}");
     }
@@ -248,6 +287,7 @@ fn run_family(family: &str, cases: &[String], policy: Policy) -> (usize, usize, 
     let (results_inside, after_inside) = run_driver(&inside_root.dir, cases, Some(policy));
     let mut diff = String::new();
     let mut same = 0;
+    let mut known = BTreeMap::new();
     for (i, code) in cases.iter().enumerate() {
         let id = format!("c{i:04}");
         let (rn, ri) = (results_native.get(&id), results_inside.get(&id));
@@ -256,10 +296,26 @@ fn run_family(family: &str, cases: &[String], policy: Policy) -> (usize, usize, 
             same += 1;
             continue;
         }
+        if tn == ti
+            && let Some(reason) = excused(code, rn, ri)
+        {
+            *known.entry(reason).or_insert(0) += 1;
+            continue;
+        }
         writeln!(diff, "[{policy:?}] {code}").unwrap();
         if rn != ri {
-            writeln!(diff, "    kernel:   {}", rn.map_or("(nothing)", String::as_str)).unwrap();
-            writeln!(diff, "    stockade: {}", ri.map_or("(nothing)", String::as_str)).unwrap();
+            writeln!(
+                diff,
+                "    kernel:   {}",
+                rn.map_or("(nothing)", String::as_str)
+            )
+            .unwrap();
+            writeln!(
+                diff,
+                "    stockade: {}",
+                ri.map_or("(nothing)", String::as_str)
+            )
+            .unwrap();
         }
         for (name, n) in tn {
             match ti.get(name) {
@@ -274,7 +330,7 @@ fn run_family(family: &str, cases: &[String], policy: Policy) -> (usize, usize, 
             }
         }
     }
-    (cases.len(), same, diff)
+    (cases.len(), same, diff, known)
 }
 
 /// A scratch directory on tmpfs (`/dev/shm`) when there is one: thousands
@@ -338,11 +394,7 @@ struct Raw {
 /// Snapshots every case directory; with `before`, describes each entry
 /// relative to it (which original entry's inode it holds, which times
 /// changed).
-fn snapshot_all(
-    root: &Path,
-    count: usize,
-    before: Option<&Vec<Tree>>,
-) -> Vec<Tree> {
+fn snapshot_all(root: &Path, count: usize, before: Option<&Vec<Tree>>) -> Vec<Tree> {
     (0..count)
         .map(|i| {
             let mut map = BTreeMap::new();
@@ -353,12 +405,7 @@ fn snapshot_all(
         .collect()
 }
 
-fn walk(
-    base: &Path,
-    path: &Path,
-    map: &mut Tree,
-    before: Option<&Tree>,
-) {
+fn walk(base: &Path, path: &Path, map: &mut Tree, before: Option<&Tree>) {
     let Ok(md) = std::fs::symlink_metadata(path) else {
         return;
     };
@@ -511,7 +558,14 @@ fn open_cases() -> Vec<String> {
     }
     // Modes, as creat and open pass them: raw st_mode values, high bits.
     for p in ["b'n'", "b'f'", "b'n/'", "b'ln'"] {
-        for mode in [0o644, 0o100644, 0o7777, 0o4755, 0o177777, 0xffff_ffffu32 as i64] {
+        for mode in [
+            0o644,
+            0o100644,
+            0o7777,
+            0o4755,
+            0o177777,
+            0xffff_ffffu32 as i64,
+        ] {
             v.push(format!(
                 "fd({}, {p}, {}, {mode})",
                 libc::SYS_open,
@@ -545,7 +599,10 @@ fn open_cases() -> Vec<String> {
                 libc::O_WRONLY | libc::O_CREAT,
                 libc::O_RDONLY | libc::O_DIRECTORY,
             ] {
-                v.push(format!("fd({}, {dirfd}, {p}, {fl}, 0o600)", libc::SYS_openat));
+                v.push(format!(
+                    "fd({}, {dirfd}, {p}, {fl}, 0o600)",
+                    libc::SYS_openat
+                ));
             }
         }
     }
@@ -564,9 +621,7 @@ fn openat2_cases() -> Vec<String> {
             } else {
                 0
             };
-            v.push(format!(
-                "fd({nr}, AT_FDCWD, {p}, how({fl}, {mode}), 24)"
-            ));
+            v.push(format!("fd({nr}, AT_FDCWD, {p}, how({fl}, {mode}), 24)"));
         }
         for resolve in [
             RESOLVE_NO_SYMLINKS,
@@ -600,7 +655,10 @@ fn openat2_cases() -> Vec<String> {
             (format!("how({}, 0, 0)", O_WRONLY | (1 << 30)), 24),
             (format!("how({}, 0, 0)", (1u64 << 40) | O_WRONLY as u64), 24),
             (format!("how({}, 0, 0)", O_PATH | O_WRONLY), 24),
-            (format!("how({}, 0, 0)", O_PATH | O_CLOEXEC | O_NOFOLLOW), 24),
+            (
+                format!("how({}, 0, 0)", O_PATH | O_CLOEXEC | O_NOFOLLOW),
+                24,
+            ),
         ] {
             v.push(format!("fd({nr}, AT_FDCWD, {p}, {how}, {size})"));
         }
@@ -610,14 +668,14 @@ fn openat2_cases() -> Vec<String> {
 
 fn mkdir_cases() -> Vec<String> {
     let mut v = Vec::new();
-    for p in PATHS.iter().chain(&["b'n'", "b'n/'", "b'n//'", "b'e/n/'", "A(b'n/')"]) {
+    for p in PATHS
+        .iter()
+        .chain(&["b'n'", "b'n/'", "b'n//'", "b'e/n/'", "A(b'n/')"])
+    {
         for mode in [0o755, 0o1777, 0o40755, 0o107777] {
             v.push(format!("sc({}, {p}, {mode})", libc::SYS_mkdir));
         }
-        v.push(format!(
-            "sc({}, keep(b'd'), {p}, 0o700)",
-            libc::SYS_mkdirat
-        ));
+        v.push(format!("sc({}, keep(b'd'), {p}, 0o700)", libc::SYS_mkdirat));
         for mode in [
             0o100644, 0o10644, 0o140644, 0o644, 0o40755, 0o170644, 0o20644,
         ] {
@@ -634,7 +692,10 @@ fn mkdir_cases() -> Vec<String> {
 
 fn unlink_cases() -> Vec<String> {
     let mut v = Vec::new();
-    for p in PATHS.iter().chain(&["b'e/./'", "b'e/../e'", "b'd/..'", "b'e/../e/'"]) {
+    for p in PATHS
+        .iter()
+        .chain(&["b'e/./'", "b'e/../e'", "b'd/..'", "b'e/../e/'"])
+    {
         v.push(format!("sc({}, {p})", libc::SYS_unlink));
         v.push(format!("sc({}, {p})", libc::SYS_rmdir));
         for flags in [0, libc::AT_REMOVEDIR, 1] {
@@ -665,7 +726,9 @@ fn rename_cases() -> Vec<String> {
         }
     }
     for src in ["b'f'", "b'f/'", "b'e'", "b'e/'", "b'lf/'", "b'ld/'", "b'm'"] {
-        for dst in ["b'f'", "b'e'", "b'd'", "b'new'", "b'new/'", "b'lf/'", "b'ld/'", "b'm/'"] {
+        for dst in [
+            "b'f'", "b'e'", "b'd'", "b'new'", "b'new/'", "b'lf/'", "b'ld/'", "b'm/'",
+        ] {
             for flags in [1, 2, 4, 8] {
                 v.push(format!(
                     "sc({}, AT_FDCWD, {src}, AT_FDCWD, {dst}, {flags})",
@@ -698,7 +761,9 @@ fn link_cases() -> Vec<String> {
         ));
     }
     for src in SOURCES {
-        for dst in ["b'new'", "b'new/'", "b'f'", "b'e/'", "b'lf/'", "b'ln'", "b'ln/'", "b'm/x'"] {
+        for dst in [
+            "b'new'", "b'new/'", "b'f'", "b'e/'", "b'lf/'", "b'ln'", "b'ln/'", "b'm/x'",
+        ] {
             v.push(format!("sc({}, {src}, {dst})", libc::SYS_link));
             for flags in [0, libc::AT_SYMLINK_FOLLOW, 1] {
                 v.push(format!(
@@ -732,10 +797,7 @@ fn chmod_cases() -> Vec<String> {
         for mode in [0o600, 0o4755, 0o107777] {
             v.push(format!("sc({}, {p}, {mode})", libc::SYS_chmod));
         }
-        v.push(format!(
-            "sc({}, AT_FDCWD, {p}, 0o640)",
-            libc::SYS_fchmodat
-        ));
+        v.push(format!("sc({}, AT_FDCWD, {p}, 0o640)", libc::SYS_fchmodat));
         for flags in [0, libc::AT_SYMLINK_NOFOLLOW, libc::AT_EMPTY_PATH, 1, 0x8000] {
             v.push(format!("sc(452, AT_FDCWD, {p}, 0o640, {flags})"));
         }
@@ -763,7 +825,10 @@ fn chmod_cases() -> Vec<String> {
             libc::SYS_fchownat,
             libc::AT_EMPTY_PATH
         ));
-        v.push(format!("sc(452, {fd}, b'', 0o600, {})", libc::AT_EMPTY_PATH));
+        v.push(format!(
+            "sc(452, {fd}, b'', 0o600, {})",
+            libc::AT_EMPTY_PATH
+        ));
     }
     v
 }
@@ -811,7 +876,9 @@ fn utimes_cases() -> Vec<String> {
     for t in &times {
         for flags in [0, libc::AT_SYMLINK_NOFOLLOW] {
             v.push(format!("sc({nr}, AT_FDCWD, None, {t}, {flags})"));
-            v.push(format!("sc({nr}, keep(b'f', os.O_WRONLY), None, {t}, {flags})"));
+            v.push(format!(
+                "sc({nr}, keep(b'f', os.O_WRONLY), None, {t}, {flags})"
+            ));
             v.push(format!("sc({nr}, keep(b'f'), None, {t}, {flags})"));
             v.push(format!("sc({nr}, -5, None, {t}, {flags})"));
             v.push(format!("sc({nr}, keep(b'd'), b'x', {t}, {flags})"));

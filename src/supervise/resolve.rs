@@ -445,8 +445,7 @@ impl Walk {
     /// own thread id or thread group id, so that `/proc/$$/fd/3` is judged
     /// as `/proc/self/fd/3`, as the process itself means it.
     fn proc_logical_name<'n>(&self, name: &'n [u8]) -> &'n [u8] {
-        if self.cur_path != b"/proc" || name.is_empty() || !name.iter().all(u8::is_ascii_digit)
-        {
+        if self.cur_path != b"/proc" || name.is_empty() || !name.iter().all(u8::is_ascii_digit) {
             return name;
         }
         let tid = self.caller.pid.to_string();

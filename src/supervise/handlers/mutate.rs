@@ -133,9 +133,11 @@ fn entry_error(r: &Resolved, need: Need) -> Option<i32> {
         Need::Unlink => match (&r.target, r.stat()) {
             (Target::Object { .. }, _) => Some(libc::EISDIR),
             (_, None) => Some(libc::ENOENT),
-            (_, Some(st)) if r.trailing_slash => {
-                Some(if st.is_dir() { libc::EISDIR } else { libc::ENOTDIR })
-            }
+            (_, Some(st)) if r.trailing_slash => Some(if st.is_dir() {
+                libc::EISDIR
+            } else {
+                libc::ENOTDIR
+            }),
             _ => None,
         },
         Need::Rmdir => match r.last {
@@ -272,7 +274,11 @@ pub fn unlink(call: &Call, at_form: bool) -> Step<Reply> {
     if flags & !libc::AT_REMOVEDIR != 0 {
         return Err(Errno(libc::EINVAL).into());
     }
-    let need = if flags != 0 { Need::Rmdir } else { Need::Unlink };
+    let need = if flags != 0 {
+        Need::Rmdir
+    } else {
+        Need::Unlink
+    };
     on_path(call, p, need, |r| {
         let (dir, name) = entry(
             r,
@@ -314,11 +320,17 @@ pub fn rename(call: &Call, form: u8) -> Step<Reply> {
     {
         return Err(Errno(libc::EINVAL).into());
     }
-    on_two_paths(call, from, to, |a, b| rename_error(a, b, flags), |a, b| {
-        let (old_dir, old) = entry(a, libc::EBUSY)?;
-        let (new_dir, new) = entry(b, libc::EBUSY)?;
-        fs::rename_at(old_dir, old, new_dir, new, flags)
-    })
+    on_two_paths(
+        call,
+        from,
+        to,
+        |a, b| rename_error(a, b, flags),
+        |a, b| {
+            let (old_dir, old) = entry(a, libc::EBUSY)?;
+            let (new_dir, new) = entry(b, libc::EBUSY)?;
+            fs::rename_at(old_dir, old, new_dir, new, flags)
+        },
+    )
 }
 
 /// do_renameat2()'s checks before permissions, in its order.

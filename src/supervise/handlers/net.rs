@@ -373,7 +373,8 @@ pub fn sendmmsg(call: &Call) -> Step<Reply> {
     let mut done = 0;
     for i in 0..vlen {
         let at = vec + (i as u64) * 64;
-        let result = read_message(call, at, stream).and_then(|msg| send_one(call, &sock, msg, flags));
+        let result =
+            read_message(call, at, stream).and_then(|msg| send_one(call, &sock, msg, flags));
         match result {
             Ok(n) => {
                 crate::sys::mem::write_bytes(call.n.pid, at + 56, &(n as u32).to_ne_bytes())?;

@@ -72,7 +72,10 @@ struct Request {
 
 /// open(2).
 pub fn open(call: &Call) -> Step<Reply> {
-    perform(call, legacy_request(Base::Cwd, 0, call.int(1), call.arg(2))?)
+    perform(
+        call,
+        legacy_request(Base::Cwd, 0, call.int(1), call.arg(2))?,
+    )
 }
 
 /// openat(2).
