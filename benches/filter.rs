@@ -16,6 +16,7 @@ fn watches() -> [(&'static str, Watch); 3] {
     let paludis = Watch {
         write: true,
         net: true,
+        tree: true,
         ..Watch::default()
     };
     [
@@ -37,6 +38,7 @@ fn watches() -> [(&'static str, Watch); 3] {
                 stat: true,
                 magic: true,
                 net: true,
+                tree: true,
             },
         ),
     ]

@@ -6,6 +6,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use stockade::policy::sydbox as sydbox_api;
 use stockade::policy::{self, Command, Policy};
 
+mod learn;
 mod sydbox;
 use stockade::supervise::{self, Config, RunError};
 
@@ -29,6 +30,7 @@ pub mod exit {
 const USAGE: &str = "\
 usage: stockade [OPTIONS] [--] COMMAND [ARGS...]
        stockade check FILE...
+       stockade learn [OPTIONS] -o FILE [--] COMMAND [ARGS...]  (see learn --help)
 
 Runs COMMAND and every process it starts under a policy, reporting every
 access the policy denies.
@@ -101,6 +103,8 @@ pub fn main() -> i32 {
             })
     } else if argv.first().is_some_and(|a| a == "check") {
         check(&argv[1..])
+    } else if argv.first().is_some_and(|a| a == "learn") {
+        learn::main(argv[1..].to_vec())
     } else {
         run(argv)
     };
@@ -180,6 +184,7 @@ fn run_args(args: Args) -> Result<i32, Failure> {
         wait_all: args.wait_all || extras.wait_all,
         stats: args.stats,
         allow_bound: !args.no_bound_allow && extras.allow_bound,
+        learn: None,
     };
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     if args.sydbox {
@@ -196,23 +201,26 @@ fn run_args(args: Args) -> Result<i32, Failure> {
             }
             Ok(outcome.exit_code)
         }
-        Err(e) => {
-            let code = match &e {
-                RunError::KernelUnsupported(_) => exit::KERNEL,
-                RunError::NotFound(_) => exit::NOT_FOUND,
-                RunError::Spawn(supervise::spawn::SpawnError::Exec { source, .. })
-                    if source.0 == libc::ENOENT =>
-                {
-                    exit::NOT_FOUND
-                }
-                RunError::Spawn(supervise::spawn::SpawnError::Exec { .. }) => exit::CANNOT_EXECUTE,
-                _ => exit::INTERNAL,
-            };
-            Err(Failure {
-                code,
-                error: e.into(),
-            })
+        Err(e) => Err(run_failure(e)),
+    }
+}
+
+/// The exit code and error for a run that could not start.
+fn run_failure(e: RunError) -> Failure {
+    let code = match &e {
+        RunError::KernelUnsupported(_) => exit::KERNEL,
+        RunError::NotFound(_) => exit::NOT_FOUND,
+        RunError::Spawn(supervise::spawn::SpawnError::Exec { source, .. })
+            if source.0 == libc::ENOENT =>
+        {
+            exit::NOT_FOUND
         }
+        RunError::Spawn(supervise::spawn::SpawnError::Exec { .. }) => exit::CANNOT_EXECUTE,
+        _ => exit::INTERNAL,
+    };
+    Failure {
+        code,
+        error: e.into(),
     }
 }
 
@@ -295,11 +303,24 @@ fn sydbox_commands(
 }
 
 fn parse_file(name: &str, text: &[u8]) -> anyhow::Result<Vec<Command>> {
-    let env = |var: &str| std::env::var_os(var).map(OsString::into_vec);
+    let env = |var: &str| variable(var).map(OsString::into_vec);
     policy::parse_config(name, text, &env).map_err(|errors| {
         let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
         anyhow!("{}", all.join("\n"))
     })
+}
+
+/// The value of `${VAR}` in config files: the environment's, except that
+/// `${PWD}` is always the working directory as the kernel names it (the
+/// canonical path rules match), whatever the environment says; profiles
+/// from `stockade learn` name the build directory so.
+fn variable(var: &str) -> Option<OsString> {
+    if var == "PWD"
+        && let Ok(cwd) = std::env::current_dir()
+    {
+        return Some(cwd.into_os_string());
+    }
+    std::env::var_os(var)
 }
 
 /// `stockade check FILE...`: validates config files, printing every error.

@@ -59,6 +59,10 @@ pub struct Watch {
     pub magic: bool,
     /// `bind`, `connect`, and sends that name an address.
     pub net: bool,
+    /// Calls that reach another process: ptrace attach, seize and traceme,
+    /// process_vm_readv/writev, pidfd_getfd, and every call that sends a
+    /// signal. The supervisor keeps them inside the tree.
+    pub tree: bool,
 }
 
 /// What the filter does with one call.
@@ -124,7 +128,26 @@ enum Class {
     Net,
     /// `sendto`: names an address only when `dest_addr` is not NULL.
     SendTo,
+    /// Reaches another process, named by its arguments.
+    Tree,
+    /// `ptrace`: only the requests that start tracing name a new process;
+    /// the others act on a tracee already attached.
+    Ptrace,
+    /// `clone` with `CLONE_PARENT`: the child gets its creator's parent,
+    /// which `lock:exec` must not take for its creator.
+    CloneParent,
+    /// `prctl(PR_SET_CHILD_SUBREAPER)`: orphans below then reparent inside
+    /// the tree, which `lock:exec` must know.
+    Subreaper,
 }
+
+/// The ptrace requests that start tracing: `PTRACE_TRACEME`,
+/// `PTRACE_ATTACH`, `PTRACE_SEIZE`. Compared on the low half only (the
+/// request is a `long`): a request with upper bits set is one the kernel
+/// does not know, so notifying it too errs on the seen side.
+const PTRACE_STARTS: &[u32] = &[0, 16, 0x4206];
+const CLONE_PARENT: u64 = libc::CLONE_PARENT as u64;
+const PR_SET_CHILD_SUBREAPER: &[u32] = &[libc::PR_SET_CHILD_SUBREAPER as u32];
 
 /// Which stat-family calls carry in-sandbox commands.
 #[derive(Debug, Clone, Copy)]
@@ -236,6 +259,20 @@ const TABLE: &[(i64, Class)] = {
         (SYS_sendmsg, Net),
         (SYS_sendmmsg, Net),
         (SYS_sendto, SendTo),
+        // Other processes: kept inside the tree.
+        (SYS_ptrace, Ptrace),
+        (SYS_process_vm_readv, Tree),
+        (SYS_process_vm_writev, Tree),
+        (SYS_pidfd_getfd, Tree),
+        (SYS_kill, Tree),
+        (SYS_tkill, Tree),
+        (SYS_tgkill, Tree),
+        (SYS_rt_sigqueueinfo, Tree),
+        (SYS_rt_tgsigqueueinfo, Tree),
+        (SYS_pidfd_send_signal, Tree),
+        // Process creation that lock:exec must follow.
+        (SYS_clone, CloneParent),
+        (SYS_prctl, Subreaper),
     ]
 };
 
@@ -253,6 +290,14 @@ enum Rule {
         any: Action,
         none: Action,
     },
+    /// `any` if the low 32 bits of `args[arg]` equal one of `values`, else
+    /// `none`.
+    OneOf {
+        arg: usize,
+        values: &'static [u32],
+        any: Action,
+        none: Action,
+    },
 }
 
 impl Rule {
@@ -263,6 +308,19 @@ impl Rule {
             Rule::Masked {
                 arg,
                 mask,
+                any,
+                none,
+            }
+        }
+    }
+
+    fn one_of(arg: usize, values: &'static [u32], any: Action, none: Action) -> Self {
+        if any == none {
+            Rule::Fixed(any)
+        } else {
+            Rule::OneOf {
+                arg,
+                values,
                 any,
                 none,
             }
@@ -292,13 +350,21 @@ impl Rule {
             }
             Class::Net => Rule::Fixed(on(watch.net)),
             Class::SendTo => Rule::masked(4, u64::MAX, on(watch.net), Action::Allow),
+            Class::Tree => Rule::Fixed(on(watch.tree)),
+            Class::Ptrace => Rule::one_of(0, PTRACE_STARTS, on(watch.tree), Action::Allow),
+            Class::CloneParent => Rule::masked(0, CLONE_PARENT, on(watch.magic), Action::Allow),
+            Class::Subreaper => {
+                Rule::one_of(0, PR_SET_CHILD_SUBREAPER, on(watch.magic), Action::Allow)
+            }
         }
     }
 
     fn may_notify(self) -> bool {
         match self {
             Rule::Fixed(action) => action == Action::Notify,
-            Rule::Masked { any, none, .. } => any == Action::Notify || none == Action::Notify,
+            Rule::Masked { any, none, .. } | Rule::OneOf { any, none, .. } => {
+                any == Action::Notify || none == Action::Notify
+            }
         }
     }
 }
@@ -450,6 +516,23 @@ fn emit_rule(asm: &mut Assembler, rets: &mut Returns, rule: Rule) {
                     none.into()
                 };
                 asm.jset(bits, any, otherwise);
+            }
+        }
+        Rule::OneOf {
+            arg,
+            values,
+            any,
+            none,
+        } => {
+            let (any, none) = (rets.to(asm, any), rets.to(asm, none));
+            asm.load(offset::arg_low(arg));
+            for (i, &value) in values.iter().enumerate() {
+                let otherwise = if i + 1 < values.len() {
+                    Target::Next
+                } else {
+                    none.into()
+                };
+                asm.jeq(value, any, otherwise);
             }
         }
     }

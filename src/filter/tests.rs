@@ -94,6 +94,19 @@ const OTHER_STAT_CALLS: &[(i64, &str)] = &[
     (465, "listxattrat"),
     (80, "chdir"),
 ];
+/// Calls that reach another process, watched for the tree whatever the
+/// arguments.
+const TREE_CALLS: &[(i64, &str)] = &[
+    (311, "process_vm_writev"),
+    (310, "process_vm_readv"),
+    (438, "pidfd_getfd"),
+    (62, "kill"),
+    (200, "tkill"),
+    (234, "tgkill"),
+    (129, "rt_sigqueueinfo"),
+    (297, "rt_tgsigqueueinfo"),
+    (424, "pidfd_send_signal"),
+];
 const NET_CALLS: &[(i64, &str)] = &[
     (49, "bind"),
     (42, "connect"),
@@ -139,6 +152,9 @@ fn reference(watch: &Watch, data: &SeccompData) -> u32 {
     if listed(NET_CALLS, nr) {
         return notify_if(watch.net);
     }
+    if listed(TREE_CALLS, nr) {
+        return notify_if(watch.tree);
+    }
     let stat_calls = MAGIC_STAT_CALLS.iter().chain(OTHER_STAT_CALLS);
     let is_stat = stat_calls.clone().any(|&(n, _)| n == nr)
         || MAGIC_UNLESS_EMPTY_PATH.iter().any(|&(n, ..)| n == nr);
@@ -164,6 +180,11 @@ fn reference(watch: &Watch, data: &SeccompData) -> u32 {
         257 => open_decision(low(2)),
         437 => notify_if(watch.read || watch.write),
         44 => notify_if(watch.net && data.args[4] != 0),
+        // ptrace: TRACEME, ATTACH, SEIZE start tracing.
+        101 => notify_if(watch.tree && matches!(low(0), 0 | 16 | 0x4206)),
+        // clone with CLONE_PARENT; prctl(PR_SET_CHILD_SUBREAPER).
+        56 => notify_if(watch.magic && low(0) & 0x8000 != 0),
+        157 => notify_if(watch.magic && low(0) == 36),
         _ => ALLOW,
     }
 }
@@ -178,6 +199,7 @@ fn reference_lists_name_the_right_calls() {
         MAGIC_STAT_CALLS,
         OTHER_STAT_CALLS,
         NET_CALLS,
+        TREE_CALLS,
     ];
     let pairs = lists.iter().flat_map(|list| list.iter().copied());
     let pairs = pairs.chain(
@@ -191,21 +213,25 @@ fn reference_lists_name_the_right_calls() {
         (437, "openat2"),
         (317, "seccomp"),
         (44, "sendto"),
+        (101, "ptrace"),
+        (56, "clone"),
+        (157, "prctl"),
     ];
     for (nr, name) in pairs.chain(singles) {
         assert_eq!(syscall_name(nr), Some(name), "{nr}");
     }
 }
 
-/// Every combination of the six switches.
+/// Every combination of the seven switches.
 fn all_watches() -> impl Iterator<Item = Watch> {
-    (0..64u32).map(|bits| Watch {
+    (0..128u32).map(|bits| Watch {
         read: bits & 1 != 0,
         write: bits & 2 != 0,
         exec: bits & 4 != 0,
         stat: bits & 8 != 0,
         magic: bits & 16 != 0,
         net: bits & 32 != 0,
+        tree: bits & 64 != 0,
     })
 }
 
@@ -238,6 +264,7 @@ const PALUDIS: Watch = Watch {
     stat: false,
     magic: true,
     net: true,
+    tree: true,
 };
 
 const EVERYTHING: Watch = Watch {
@@ -247,6 +274,7 @@ const EVERYTHING: Watch = Watch {
     stat: true,
     magic: true,
     net: true,
+    tree: true,
 };
 
 #[test]
@@ -531,6 +559,7 @@ fn category_follows_its_switch(list: &[(i64, &str)], on: Watch) {
             stat: !on.stat,
             magic: !on.magic,
             net: !on.net,
+            tree: !on.tree,
         };
         let expected = if list == MAGIC_STAT_CALLS || list == OTHER_STAT_CALLS {
             // The stat switch covers them all; nothing else does but magic.
@@ -575,6 +604,70 @@ fn net_calls_follow_the_net_switch() {
     category_follows_its_switch(NET_CALLS, net_only());
 }
 
+fn tree_only() -> Watch {
+    Watch {
+        tree: true,
+        ..Watch::default()
+    }
+}
+
+#[test]
+fn calls_that_reach_other_processes_follow_the_tree_switch() {
+    category_follows_its_switch(TREE_CALLS, tree_only());
+}
+
+#[test]
+fn ptrace_is_notified_only_for_requests_that_start_tracing() {
+    for request in [0, 16, 0x4206] {
+        assert_eq!(verdict(&tree_only(), 101, arg(0, request)), NOTIFY);
+        assert_eq!(verdict(&Watch::default(), 101, arg(0, request)), ALLOW);
+    }
+    // PEEKDATA, POKEDATA, CONT, GETREGS, DETACH, INTERRUPT: a tracee only.
+    for request in [2, 5, 7, 12, 17, 0x4207] {
+        assert_eq!(verdict(&tree_only(), 101, arg(0, request)), ALLOW);
+    }
+    // Only the low half is compared: upper bits cannot hide an attach.
+    assert_eq!(verdict(&tree_only(), 101, arg(0, 1 << 32 | 16)), NOTIFY);
+}
+
+#[test]
+fn clone_is_notified_only_with_clone_parent_while_commands_are_possible() {
+    let clone_parent = libc::CLONE_PARENT as u64 | libc::SIGCHLD as u64;
+    assert_eq!(verdict(&magic_only(), 56, arg(0, clone_parent)), NOTIFY);
+    assert_eq!(
+        verdict(&magic_only(), 56, arg(0, libc::SIGCHLD as u64)),
+        ALLOW
+    );
+    let thread = (libc::CLONE_VM | libc::CLONE_THREAD | libc::CLONE_SIGHAND) as u64;
+    assert_eq!(verdict(&magic_only(), 56, arg(0, thread)), ALLOW);
+    assert_eq!(
+        verdict(&EVERYTHING_BUT_MAGIC, 56, arg(0, clone_parent)),
+        ALLOW
+    );
+}
+
+#[test]
+fn prctl_is_notified_only_for_the_subreaper_option() {
+    let subreaper = libc::PR_SET_CHILD_SUBREAPER as u64;
+    assert_eq!(
+        verdict(&magic_only(), 157, [subreaper, 1, 0, 0, 0, 0]),
+        NOTIFY
+    );
+    let set_name = libc::PR_SET_NAME as u64;
+    assert_eq!(verdict(&magic_only(), 157, arg(0, set_name)), ALLOW);
+    let get = libc::PR_GET_CHILD_SUBREAPER as u64;
+    assert_eq!(verdict(&magic_only(), 157, arg(0, get)), ALLOW);
+    assert_eq!(
+        verdict(&EVERYTHING_BUT_MAGIC, 157, arg(0, subreaper)),
+        ALLOW
+    );
+}
+
+const EVERYTHING_BUT_MAGIC: Watch = Watch {
+    magic: false,
+    ..EVERYTHING
+};
+
 /// Argument vectors that exercise every argument-dependent branch.
 fn probes() -> Vec<[u64; 6]> {
     let mut probes = vec![
@@ -589,6 +682,11 @@ fn probes() -> Vec<[u64; 6]> {
         [1, 8, 0, 0, 0, 0],
         arg(4, 1 << 32),
         arg(4, 0x7ffd_0000_1000),
+        // ptrace requests, prctl(PR_SET_CHILD_SUBREAPER), CLONE_PARENT.
+        arg(0, 16),
+        arg(0, 0x4206),
+        arg(0, 36),
+        arg(0, 0x8000 | 17),
     ];
     // Each flag bit alone, where open, openat, statx and newfstatat keep
     // their flags.

@@ -268,6 +268,8 @@ pub struct Policy {
     /// `exec/resume_if_match` patterns; the action field is unused (`Allow`).
     resume_if_match: RuleList<Pattern>,
     lock: Lock,
+    /// Report-only (`stockade learn`): see [`set_learning`](Policy::set_learning).
+    learning: bool,
 }
 
 impl Default for Policy {
@@ -317,6 +319,7 @@ impl Policy {
             kill_if_match: RuleList::default(),
             resume_if_match: RuleList::default(),
             lock: Lock::Off,
+            learning: false,
         }
     }
 
@@ -455,6 +458,21 @@ impl Policy {
         self.lock
     }
 
+    /// Switches report-only mode, for `stockade learn`: every access that a
+    /// `deny` rule or a `deny`/`kill` default would refuse is allowed and
+    /// reported instead. `filter` rules still refuse silently, as they do
+    /// when the policy is enforced, so that a learning run sees what an
+    /// enforcing run will. Not reachable from the rule language: a
+    /// sandboxed process cannot switch it.
+    pub fn set_learning(&mut self, on: bool) {
+        self.learning = on;
+    }
+
+    /// Whether the policy is in report-only mode.
+    pub fn is_learning(&self) -> bool {
+        self.learning
+    }
+
     /// Decides an access to `path`, the canonical absolute path as raw bytes
     /// (it may be non-UTF-8). For a net category, `path` is taken as a UNIX
     /// socket path.
@@ -494,18 +512,52 @@ impl Policy {
     fn decide(&self, c: Category, hit: Option<(RuleAction, &String)>) -> Verdict {
         let (outcome, report, rule) = match hit {
             Some((RuleAction::Allow, text)) => (Outcome::Allow, false, Some(text.clone())),
-            Some((RuleAction::Deny, text)) => (Outcome::Deny, true, Some(text.clone())),
+            Some((RuleAction::Deny, text)) => {
+                (self.refusal(Outcome::Deny), true, Some(text.clone()))
+            }
             Some((RuleAction::Filter, text)) => (Outcome::Deny, false, Some(text.clone())),
             None => match self.default_action(c) {
-                DefaultAction::Deny => (Outcome::Deny, true, None),
+                DefaultAction::Deny => (self.refusal(Outcome::Deny), true, None),
                 DefaultAction::Warn => (Outcome::Allow, true, None),
-                DefaultAction::Kill => (Outcome::Kill, true, None),
+                DefaultAction::Kill => (self.refusal(Outcome::Kill), true, None),
             },
         };
         Verdict {
             outcome,
             report,
             rule,
+        }
+    }
+
+    /// The file hierarchies that hold every path an `allow/exec` rule can
+    /// allow, for the kernel to enforce (Landlock's execute right): the
+    /// path of an exact rule, the literal directory of any other
+    /// (`/usr/bin` for `/usr/bin/gcc-*`). `None` when exec is not checked,
+    /// its default allows (`warn`), or the policy is learning (which lets
+    /// everything run), so that no hierarchy bounds it.
+    pub fn exec_hierarchies(&self) -> Option<Vec<Vec<u8>>> {
+        let exec = Category::Exec;
+        if !self.is_on(exec) || self.default_action(exec) == DefaultAction::Warn || self.learning {
+            return None;
+        }
+        let mut roots: Vec<Vec<u8>> = Vec::new();
+        let allows = self.paths[exec as usize].iter();
+        for rule in allows.filter(|r| r.action == RuleAction::Allow) {
+            let root = hierarchy(&rule.matcher);
+            if !roots.contains(&root) {
+                roots.push(root);
+            }
+        }
+        Some(roots)
+    }
+
+    /// What a reported refusal becomes: itself, or a reported allow when
+    /// learning. Only refusals pay for the test.
+    fn refusal(&self, outcome: Outcome) -> Outcome {
+        if self.learning {
+            Outcome::Allow
+        } else {
+            outcome
         }
     }
 
@@ -582,6 +634,30 @@ impl Policy {
         out.extend_from_slice(format!("lock:{}\n", self.lock.name()).as_bytes());
         out
     }
+}
+
+/// The file or directory every path `pattern` matches lies in (see
+/// [`Policy::exec_hierarchies`]), without a trailing `/` except for `/`.
+fn hierarchy(pattern: &Pattern) -> Vec<u8> {
+    let mut root = match (pattern.as_literal(), pattern.as_subtree()) {
+        (Some(path), _) | (None, Some(path)) => path.to_vec(),
+        (None, None) => pattern.literal_directory(),
+    };
+    while root.len() > 1 && root.ends_with(b"/") {
+        root.pop();
+    }
+    if root.is_empty() {
+        root.push(b'/');
+    }
+    root
+}
+
+/// Whether `path` is the hierarchy `root` or lies beneath it.
+pub fn in_hierarchy(root: &[u8], path: &[u8]) -> bool {
+    root == b"/"
+        || path
+            .strip_prefix(root)
+            .is_some_and(|rest| rest.is_empty() || rest[0] == b'/')
 }
 
 /// The canonical text of a single-category rule: `deny/write+/etc/**`.
@@ -951,6 +1027,92 @@ mod tests {
         apply(&mut p, "exec/kill_if_match-/x").unwrap();
         assert_eq!(p.exec_kill(b"/x"), None);
         assert!(apply(&mut p, "exec/kill_if_match^/x").is_err());
+    }
+
+    #[test]
+    fn exec_hierarchies_are_the_literal_part_of_each_allow_rule() {
+        let p = policy(&[
+            "sandbox/exec:on",
+            "allow/exec+/usr/bin/***",
+            "allow/exec+/opt/tool/bin/gcc-*",
+            "allow/exec+/usr/local/bin/make",
+            "allow/exec+/srv/b**",
+            "deny/exec+/home/***",
+            "allow/exec+/usr/bin/**",
+        ]);
+        let roots = p.exec_hierarchies().unwrap();
+        let roots: Vec<&[u8]> = roots.iter().map(Vec::as_slice).collect();
+        assert_eq!(
+            roots,
+            [
+                &b"/usr/bin"[..],
+                b"/opt/tool/bin",
+                b"/usr/local/bin/make",
+                b"/srv"
+            ]
+        );
+        let everything = policy(&["sandbox/exec:on", "allow/exec+/***"]);
+        assert_eq!(everything.exec_hierarchies(), Some(vec![b"/".to_vec()]));
+    }
+
+    #[test]
+    fn exec_hierarchies_bound_nothing_when_exec_is_off_or_warns() {
+        assert_eq!(
+            policy(&["allow/exec+/usr/bin/***"]).exec_hierarchies(),
+            None
+        );
+        let warn = policy(&["sandbox/exec:on", "default/exec:warn"]);
+        assert_eq!(warn.exec_hierarchies(), None);
+        let mut none = policy(&["sandbox/exec:on", "default/exec:kill"]);
+        assert_eq!(none.exec_hierarchies(), Some(Vec::new()));
+        none.set_learning(true);
+        assert_eq!(
+            none.exec_hierarchies(),
+            None,
+            "learning lets everything run"
+        );
+    }
+
+    #[test]
+    fn in_hierarchy_respects_component_boundaries() {
+        assert!(in_hierarchy(b"/usr/bin", b"/usr/bin"));
+        assert!(in_hierarchy(b"/usr/bin", b"/usr/bin/true"));
+        assert!(!in_hierarchy(b"/usr/bin", b"/usr/binx/true"));
+        assert!(in_hierarchy(b"/", b"/anything"));
+    }
+
+    #[test]
+    fn learning_allows_and_reports_what_would_be_refused() {
+        let mut p = policy(&[
+            "sandbox/write,exec:on",
+            "default/exec:kill",
+            "deny/write+/etc/**",
+            "filter/write+/proc/**",
+            "allow/write+/tmp/***",
+        ]);
+        p.set_learning(true);
+        assert!(p.is_learning());
+        let allowed = |rule: Option<&str>| verdict(Outcome::Allow, true, rule);
+        assert_eq!(
+            p.check_path(Category::Write, b"/etc/x"),
+            allowed(Some("deny/write+/etc/**"))
+        );
+        assert_eq!(p.check_path(Category::Write, b"/home/x"), allowed(None));
+        assert_eq!(p.check_path(Category::Exec, b"/bin/x"), allowed(None));
+        // Silent refusals stay refusals, and allows stay silent.
+        assert_eq!(
+            p.check_path(Category::Write, b"/proc/1/mem"),
+            verdict(Outcome::Deny, false, Some("filter/write+/proc/**"))
+        );
+        assert_eq!(
+            p.check_path(Category::Write, b"/tmp/a"),
+            verdict(Outcome::Allow, false, Some("allow/write+/tmp/***"))
+        );
+        p.set_learning(false);
+        assert_eq!(
+            p.check_path(Category::Write, b"/home/x").outcome,
+            Outcome::Deny
+        );
     }
 
     #[test]

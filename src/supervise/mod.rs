@@ -3,6 +3,7 @@
 
 pub mod call;
 pub mod handlers;
+pub mod landlock;
 pub mod process;
 pub mod resolve;
 pub mod spawn;
@@ -34,6 +35,8 @@ pub struct Config {
     pub stats: bool,
     /// Allow connects and sends to addresses the tree bound successfully.
     pub allow_bound: bool,
+    /// For `stockade learn`: where reports go instead of stderr.
+    pub learn: Option<Arc<crate::learn::Recorder>>,
 }
 
 /// How a sandboxed run ended.
@@ -83,6 +86,8 @@ pub fn watch_for(policy: &Policy) -> Watch {
         stat: policy.is_on(Category::Stat),
         magic,
         net: policy.is_on(Category::NetBind) || policy.is_on(Category::NetConnect),
+        // Always: the tree ends at its own processes, whatever the policy.
+        tree: true,
     }
 }
 
@@ -101,11 +106,24 @@ pub struct Shared {
     pub as_root: bool,
     /// Threads that have called execve since `lock:exec` applies to them.
     execed: Mutex<Execed>,
+    /// What the kernel itself keeps inside the tree (Landlock).
+    pub confined: Confined,
     /// The command's pid, and whether its first exec (ours) has been seen.
     root: u32,
+    /// The command's start time, so that a later process given its pid is
+    /// not taken for it.
+    root_start: Option<u64>,
+    /// Processes of the tree that made themselves child subreapers: an
+    /// orphan below one reparents to it, so its ancestry proves nothing.
+    subreapers: Mutex<HashSet<u32>>,
     root_execed: std::sync::atomic::AtomicBool,
-    /// Addresses the tree bound successfully; connects to them are allowed.
-    bound: Mutex<Vec<crate::policy::Address>>,
+    /// Addresses the tree's sockets were given, by a bind or by the kernel
+    /// on a send or connect; connects to them may be allowed (see
+    /// `handlers::net`).
+    bound: Mutex<Vec<handlers::net::Bound>>,
+    /// The hierarchies Landlock's execute right is bounded to since start,
+    /// when it is (see `landlock.rs`).
+    pub exec_roots: Option<Vec<Vec<u8>>>,
     /// Whether successful binds allow later connects (on by default).
     allow_bound: std::sync::atomic::AtomicBool,
     idle: AtomicUsize,
@@ -151,15 +169,17 @@ impl Shared {
         pid == self.root && !self.root_execed.swap(true, Ordering::SeqCst)
     }
 
-    /// Remembers an address the tree bound, so that connects and sends to it
-    /// are allowed: test suites that listen and talk to themselves then work
-    /// with a policy that allows only the bind.
-    pub fn note_bound(&self, address: crate::policy::Address) {
+    /// Remembers an address one of the tree's sockets holds, so that
+    /// connects and sends to it may be allowed: test suites that listen and
+    /// talk to themselves then work with a policy that allows only the
+    /// bind. A newer record of the same address replaces the older: two
+    /// sockets never hold one address unless they share it, and a shared
+    /// address is never allowed.
+    pub fn note_bound(&self, bound: handlers::net::Bound) {
         if self.allow_bound.load(Ordering::Relaxed) {
-            let mut bound = self.bound.lock().unwrap_or_else(|p| p.into_inner());
-            if !bound.contains(&address) {
-                bound.push(address);
-            }
+            let mut list = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+            list.retain(|b| b.address != bound.address);
+            list.push(bound);
         }
     }
 
@@ -169,13 +189,58 @@ impl Shared {
         self.allow_bound.store(on, Ordering::Relaxed);
     }
 
-    /// Whether `dest` is covered by an address the tree bound.
-    pub fn was_bound(&self, dest: &crate::policy::Address) -> bool {
+    /// Whether `dest` is covered by an address the tree's sockets were
+    /// given, by a socket of `protocol` for inet addresses. Only a first
+    /// sieve: whether that socket still holds it alone is checked by the
+    /// caller (`handlers::net`).
+    pub fn was_bound(&self, dest: &crate::policy::Address, protocol: Option<u8>) -> bool {
         if !self.allow_bound.load(Ordering::Relaxed) {
             return false;
         }
-        let bound = self.bound.lock().unwrap_or_else(|p| p.into_inner());
-        bound.iter().any(|b| handlers::net::bound_covers(b, dest))
+        let list = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+        list.iter().any(|b| b.covers(dest, protocol))
+    }
+
+    /// The socket recorded as holding the unix name `address`, if any.
+    pub fn holder_of(&self, address: &crate::policy::Address) -> Option<handlers::net::Holder> {
+        if !self.allow_bound.load(Ordering::Relaxed) {
+            return None;
+        }
+        let list = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+        list.iter()
+            .find(|b| b.address == *address)
+            .map(|b| b.socket)
+    }
+
+    /// Whether the inet socket with `cookie` is one the tree's own binds or
+    /// sends gave an address.
+    pub fn is_own_socket(&self, protocol: u8, cookie: u64) -> bool {
+        let list = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+        list.iter().any(|b| b.is_socket(protocol, cookie))
+    }
+
+    /// Records that the process `tgid` made itself a child subreaper.
+    pub fn note_subreaper(&self, tgid: u32) {
+        self.subreapers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(tgid);
+    }
+
+    /// Whether `pid` was seen making itself a child subreaper.
+    pub fn is_subreaper(&self, pid: u32) -> bool {
+        self.subreapers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&pid)
+    }
+
+    /// Whether `pid` is the command itself: the one child of stockade that
+    /// is not an orphan.
+    pub fn is_root(&self, pid: u32) -> bool {
+        pid == self.root
+            && self.root_start.is_some()
+            && process::start_time_of(pid as i32) == self.root_start
     }
 
     /// Whether `pid` has exec'd (for `lock:exec`).
@@ -186,6 +251,46 @@ impl Shared {
             .pids
             .contains(&pid)
     }
+}
+
+/// What the kernel keeps inside the sandboxed tree by itself, through a
+/// Landlock domain around it: then a call the supervisor let through cannot
+/// reach outside even if the pid it names changed hands meanwhile.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Confined {
+    /// ptrace, process_vm_readv/writev, pidfd_getfd, /proc/PID/mem.
+    pub ptrace: bool,
+    /// Signals (Landlock ABI 6, Linux 6.12).
+    pub signals: bool,
+}
+
+/// The Landlock ruleset that confines the tree to itself, and what it
+/// covers. Without Landlock, or with an ABI too old for signals, stockade
+/// says so once and relies on the supervisor's checks alone.
+fn tree_confinement() -> (Option<std::os::fd::OwnedFd>, Confined) {
+    let abi = sys::landlock::abi_version().unwrap_or(0);
+    let scope_signals = abi >= 6;
+    let ruleset = (abi >= 1)
+        .then(|| sys::landlock::create_scope_ruleset(scope_signals).ok())
+        .flatten();
+    let confined = Confined {
+        ptrace: ruleset.is_some(),
+        signals: ruleset.is_some() && scope_signals,
+    };
+    if !confined.signals {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "stockade: this kernel's Landlock cannot keep {} inside the sandbox; \
+             the supervisor's checks alone refuse them (racy against pid reuse)",
+            if confined.ptrace {
+                "signals"
+            } else {
+                "ptrace and signals"
+            }
+        );
+    }
+    (ruleset, confined)
 }
 
 /// Processes that have exec'd under `lock:exec`.
@@ -271,7 +376,7 @@ fn handle(shared: &Shared, n: Notification, started: Instant) {
     let _ = match reply {
         Reply::Value(v) => listener.reply_value(n.id, v),
         Reply::Error(e) => listener.reply_error(n.id, e),
-        Reply::Fd { fd, cloexec } => match listener.reply_with_fd(n.id, fd.as_fd(), cloexec) {
+        Reply::Fd { fd, cloexec } => match listener.reply_with_fd(n.id, fd, cloexec) {
             Ok(_) => Ok(()),
             Err(e) => listener.reply_error(n.id, e),
         },
@@ -359,8 +464,19 @@ pub fn run(
         what: "become a subreaper",
         source,
     })?;
+    let exec_limit =
+        landlock::prepare(&config.policy, &path).map_err(|source| RunError::Setup {
+            what: "prepare the Landlock exec rules",
+            source,
+        })?;
+    let ruleset = match &exec_limit {
+        landlock::Prepared::Limit(limit) => Some(&limit.ruleset),
+        _ => None,
+    };
     process::block_supervisor_signals();
-    let spawned = spawn::spawn(&exec, &program_filter)?;
+    let (confine, confined) = tree_confinement();
+    let layers: Vec<&std::os::fd::OwnedFd> = confine.iter().chain(ruleset).collect();
+    let spawned = spawn::spawn(&exec, &program_filter, &layers)?;
     let listener = Listener::new(spawned.listener.try_clone().map_err(|e| RunError::Setup {
         what: "hold the listener",
         source: Errno(e.raw_os_error().unwrap_or(libc::EIO)),
@@ -372,20 +488,33 @@ pub fn run(
         listener,
         policy: RwLock::new(config.policy),
         watch,
-        reporter: Reporter::new(config.log, false),
+        reporter: Reporter::new(config.log, false).recording_to(config.learn),
         stats: config.stats.then(Stats::default),
         as_root: sys::process::euid() == 0,
+        confined,
         root: spawned.pid as u32,
+        root_start: process::start_time_of(spawned.pid),
+        subreapers: Mutex::new(HashSet::new()),
         root_execed: std::sync::atomic::AtomicBool::new(false),
         execed: Mutex::new(Execed {
             pids: HashSet::new(),
             next_sweep: EXECED_SWEEP,
         }),
         bound: Mutex::new(Vec::new()),
+        exec_roots: match &exec_limit {
+            landlock::Prepared::Limit(limit) => Some(limit.roots.clone()),
+            _ => None,
+        },
         allow_bound: std::sync::atomic::AtomicBool::new(config.allow_bound),
         idle: AtomicUsize::new(0),
         workers: AtomicUsize::new(0),
     });
+    if let landlock::Prepared::Unavailable(e) = &exec_limit {
+        shared.reporter.message(&format!(
+            "Landlock is not available ({e}): exec rules are enforced by the notified check \
+             alone, which another process can race by swapping a path"
+        ));
+    }
     for _ in 0..IDLE_WORKERS {
         start_worker(&shared);
     }

@@ -101,13 +101,96 @@ fn process_parents() -> HashMap<i32, i32> {
     map
 }
 
+/// Longer parent chains than this are taken as outside (fail closed).
+const MAX_DEPTH: usize = 4096;
+
+/// Where a process stands relative to the sandboxed tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// A member: the command or one of its descendants.
+    Inside,
+    /// stockade itself, one of its threads, or a process outside.
+    Outside,
+    /// No such process (any more).
+    Gone,
+}
+
+/// Where `pid` (a process or thread id, as stockade numbers it) stands.
+/// A parent that dies during the walk reparents its children, so the walk
+/// starts again, a few times, then fails closed.
+pub fn place(pid: i32) -> Place {
+    place_near(pid, sysproc::pid())
+}
+
+/// Like [`place`], with `member` a process known to be in the tree: the
+/// walk stops there. Every caller is one, since every process under the
+/// filter descends from stockade (orphans reparent to stockade or to a
+/// subreaper below it), so a signal to the caller's own child costs one
+/// read instead of a walk to the top.
+pub fn place_near(pid: i32, member: i32) -> Place {
+    let me = sysproc::pid();
+    if pid == me {
+        return Place::Outside;
+    }
+    for _ in 0..3 {
+        let mut at = pid;
+        let mut depth = 0;
+        loop {
+            let Some(parent) = parent_of(at) else {
+                if at == pid {
+                    return Place::Gone;
+                }
+                break;
+            };
+            if parent == me || parent == member {
+                return Place::Inside;
+            }
+            depth += 1;
+            if parent <= 1 || depth > MAX_DEPTH {
+                return Place::Outside;
+            }
+            at = parent;
+        }
+    }
+    Place::Outside
+}
+
 /// The parent pid from `/proc/PID/stat` (field 4, after the parenthesised
 /// command name, which may itself hold spaces and parentheses).
 pub fn parent_of(pid: i32) -> Option<i32> {
+    stat_field(pid, 4).and_then(|f| f.parse().ok())
+}
+
+/// The process group from `/proc/PID/stat` (field 5).
+pub fn process_group_of(pid: i32) -> Option<i32> {
+    stat_field(pid, 5).and_then(|f| f.parse().ok())
+}
+
+/// The start time, in clock ticks after boot, from `/proc/PID/stat` (field
+/// 22): with the pid it names one process for good.
+pub fn start_time_of(pid: i32) -> Option<u64> {
+    stat_field(pid, 22).and_then(|f| f.parse().ok())
+}
+
+/// Field `n` (numbered from 1, as in proc(5)) of `/proc/PID/stat`, for the
+/// fields after the command name.
+fn stat_field(pid: i32, n: usize) -> Option<String> {
     let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
     let close = stat.iter().rposition(|&b| b == b')')?;
     let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
-    rest.split_whitespace().nth(1)?.parse().ok()
+    rest.split_whitespace()
+        .nth(n.checked_sub(3)?)
+        .map(str::to_string)
+}
+
+/// The pids of every process (thread group) in `/proc`.
+pub fn all_processes() -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -123,5 +206,20 @@ mod tests {
     #[test]
     fn parent_of_self_is_our_parent() {
         assert_eq!(parent_of(sysproc::pid()), Some(sysproc::parent_pid()));
+    }
+
+    #[test]
+    fn stat_fields_name_our_group_and_a_start_time() {
+        let me = sysproc::pid();
+        let group = std::fs::read_to_string(format!("/proc/{me}/stat")).unwrap();
+        let fields: Vec<&str> = group
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .collect();
+        assert_eq!(process_group_of(me), fields[2].parse().ok());
+        assert_eq!(start_time_of(me), fields[19].parse().ok());
+        assert!(all_processes().contains(&me));
     }
 }

@@ -1,5 +1,5 @@
-//! Child setup: parent-death signal, no_new_privs, the filter, the listener
-//! handoff, and exec.
+//! Child setup: parent-death signal, no_new_privs, the exec ruleset
+//! (Landlock, see `landlock.rs`), the filter, the listener handoff, and exec.
 //!
 //! The listener is handed to the supervisor with pidfd_getfd(2) rather than
 //! sent over a socket: once the filter is installed, the child's own sendmsg
@@ -37,6 +37,9 @@ pub enum SpawnError {
     /// The child could not install its filter.
     #[error("failed to install the seccomp filter in the child: {0}")]
     Filter(Errno),
+    /// The child could not enforce the exec ruleset.
+    #[error("failed to enforce the Landlock exec rules in the child: {0}")]
+    Landlock(Errno),
     /// execve(2) failed.
     #[error("cannot execute {path}")]
     Exec {
@@ -56,6 +59,7 @@ fn setup(what: &'static str) -> impl FnOnce(Errno) -> SpawnError {
 const TAG_LISTENER: u32 = 1;
 const TAG_FILTER_FAILED: u32 = 2;
 const TAG_EXEC_FAILED: u32 = 3;
+const TAG_LANDLOCK_FAILED: u32 = 4;
 
 fn message(tag: u32, value: i32) -> [u8; 8] {
     let mut m = [0u8; 8];
@@ -78,11 +82,18 @@ fn read_message(fd: &OwnedFd) -> Result<Option<(u32, i32)>, Errno> {
     Ok(Some((tag, value)))
 }
 
-/// Forks a child that installs `filter` and then runs `exec`. Returns once the
-/// supervisor holds the listener; the exec itself may still be pending.
+/// Forks a child that enters each Landlock ruleset of `layers`, installs
+/// `filter` and then runs `exec`. Returns once the supervisor holds the
+/// listener; the exec itself may still be pending.
+///
+/// The layers: the tree's scope ([`crate::sys::landlock::create_scope_ruleset`]),
+/// with which the kernel keeps ptrace, memory access, descriptor theft and
+/// (ABI 6) signals inside the tree whatever pid a call names by the time it
+/// runs; and the exec rules given at start (`landlock.rs`).
 pub fn spawn(
     exec: &process::ExecArgs,
     filter: &[libc::sock_filter],
+    layers: &[&OwnedFd],
 ) -> Result<Spawned, SpawnError> {
     let (status_reader, status_writer) = process::pipe_cloexec().map_err(setup("create a pipe"))?;
     let (ack_reader, ack_writer) = process::pipe_cloexec().map_err(setup("create a pipe"))?;
@@ -90,12 +101,13 @@ pub fn spawn(
     // The one use of `unsafe` outside `sys`: fork's contract cannot be
     // checked by a wrapper, only kept by the code that runs in the child.
     // SAFETY: the child below only makes async-signal-safe calls (prctl,
-    // seccomp, read, write, close, execve, _exit) on data prepared before the
-    // fork, and never returns into Rust code that could allocate or lock.
+    // landlock_restrict_self, seccomp, read, write, close, execve, _exit) on
+    // data prepared before the fork, and never returns into Rust code that
+    // could allocate or lock.
     #[allow(unsafe_code)]
     let forked = unsafe { process::fork() };
     match forked.map_err(setup("fork"))? {
-        process::Forked::Child => child(exec, filter, parent, &status_writer, &ack_reader),
+        process::Forked::Child => child(exec, filter, layers, parent, &status_writer, &ack_reader),
         process::Forked::Parent(pid) => {
             drop(status_writer);
             drop(ack_reader);
@@ -107,6 +119,10 @@ pub fn spawn(
                     Some((TAG_FILTER_FAILED, errno)) => {
                         let _ = process::wait_any();
                         return Err(SpawnError::Filter(Errno(errno)));
+                    }
+                    Some((TAG_LANDLOCK_FAILED, errno)) => {
+                        let _ = process::wait_any();
+                        return Err(SpawnError::Landlock(Errno(errno)));
                     }
                     _ => {
                         let _ = process::wait_any();
@@ -130,6 +146,7 @@ pub fn spawn(
 fn child(
     exec: &process::ExecArgs,
     filter: &[libc::sock_filter],
+    layers: &[&OwnedFd],
     parent: i32,
     status: &OwnedFd,
     ack: &OwnedFd,
@@ -145,9 +162,19 @@ fn child(
     if process::set_dumpable().is_err() {
         process::exit_immediately(126);
     }
-    let listener = match sys::seccomp::set_no_new_privs()
-        .and_then(|()| sys::seccomp::install_filter_with_listener(filter))
-    {
+    if let Err(e) = sys::seccomp::set_no_new_privs() {
+        process::write_all_raw(status.as_fd(), &message(TAG_FILTER_FAILED, e.0));
+        process::exit_immediately(126);
+    }
+    // Before the filter, whose watched calls nobody answers yet; the
+    // ruleset descriptors are close-on-exec and goes with the exec.
+    for ruleset in layers {
+        if let Err(e) = sys::landlock::restrict_self(ruleset.as_fd()) {
+            process::write_all_raw(status.as_fd(), &message(TAG_LANDLOCK_FAILED, e.0));
+            process::exit_immediately(126);
+        }
+    }
+    let listener = match sys::seccomp::install_filter_with_listener(filter) {
         Ok(fd) => fd,
         Err(e) => {
             process::write_all_raw(status.as_fd(), &message(TAG_FILTER_FAILED, e.0));

@@ -163,19 +163,33 @@ impl Listener {
         self.send(id, 0, 0, libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32)
     }
 
-    /// Installs `fd` in the caller and completes the call with the new
-    /// descriptor's number as its return value, atomically
-    /// (`SECCOMP_IOCTL_NOTIF_ADDFD` with `SECCOMP_ADDFD_FLAG_SEND`, Linux 5.14).
-    pub fn reply_with_fd(&self, id: u64, fd: BorrowedFd<'_>, cloexec: bool) -> Result<i32> {
+    /// Installs `fd` in the caller, closes our copy, then completes the call
+    /// with the new descriptor's number as its return value
+    /// (`SECCOMP_IOCTL_NOTIF_ADDFD`, seccomp_unotify(2)).
+    ///
+    /// Not `SECCOMP_ADDFD_FLAG_SEND`, which is atomic but leaves our copy
+    /// open while the caller already runs on: the copy shares the caller's
+    /// open file, so a file it wrote and closed would still be open for
+    /// writing here, and exec of it fails with ETXTBSY (`cc -o x && ./x`).
+    /// With SYNC_WAKE_UP the caller takes this CPU at once, so that window
+    /// is wide. Installed first, the descriptor is the caller's before the
+    /// call returns, as the kernel's own fd_install is; if the caller dies
+    /// in between, its descriptor table goes with it.
+    pub fn reply_with_fd(&self, id: u64, fd: OwnedFd, cloexec: bool) -> Result<i32> {
         let addfd = libc::seccomp_notif_addfd {
             id,
-            flags: libc::SECCOMP_ADDFD_FLAG_SEND as u32,
+            flags: 0,
             srcfd: fd.as_raw_fd() as u32,
             newfd: 0,
             newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
         };
         // SAFETY: `addfd` is a valid seccomp_notif_addfd; `fd` is open.
-        cvt(unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) })
+        let newfd = cvt(unsafe {
+            libc::ioctl(self.fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_ADDFD, &addfd)
+        })?;
+        drop(fd);
+        self.reply_value(id, i64::from(newfd))?;
+        Ok(newfd)
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! A command that was applied, or a query that is true, succeeds; a false
 //! query fails with ENOENT, a bad rule with EINVAL, a locked sandbox with
-//! EBUSY, and a category the filter does not watch with EPERM.
+//! EBUSY, and a category the filter does not watch, or exec allowed beyond
+//! what Landlock enforces since start (`landlock.rs`), with EPERM.
 //! `/dev/stockade` itself exists for every process that may send commands.
 //! The same holds for sydbox API 1 under `/dev/sydbox/` (Paludis's
 //! `esandbox`), whose commands are translated into native ones.
@@ -11,8 +12,7 @@ use crate::filter::Watch;
 use crate::policy::sydbox::{self, SydboxOption, Translation};
 use crate::policy::{Applied, Category, Command, Lock, parse_rule};
 use crate::report::escape;
-use crate::supervise::call::{Call, CallerStatus, Reply, Step};
-use crate::supervise::process;
+use crate::supervise::call::{Call, Reply, Step};
 use crate::sys::{Errno, fs, mem};
 use std::os::fd::AsFd;
 
@@ -75,6 +75,16 @@ pub fn handle(call: &Call, path: &[u8]) -> Step<Reply> {
     // One write lock for the whole command: concurrent commands from many
     // processes are applied one after another, none lost or doubled.
     let mut policy = call.shared.policy_mut();
+    let beyond_landlock = call
+        .shared
+        .exec_roots
+        .as_deref()
+        .and_then(|roots| crate::supervise::landlock::refusal(roots, &policy, &commands));
+    if let Some(why) = beyond_landlock {
+        drop(policy);
+        refuse(call, rule, &why);
+        return Err(Errno(libc::EPERM).into());
+    }
     let mut answer = true;
     for command in &commands {
         match policy.apply(command) {
@@ -122,35 +132,8 @@ fn locked_for(call: &Call) -> bool {
     match call.shared.policy().lock() {
         Lock::Off => false,
         Lock::On => true,
-        Lock::Exec => execed_lineage(call),
+        Lock::Exec => super::tree::lineage_locked(call.shared, call.n.pid),
     }
-}
-
-/// Under `lock:exec`, a process is locked once it has exec'd, and so is
-/// everything it forks afterwards: the lock passes down the tree the way a
-/// forked child inherits its parent's state. So the caller is locked when it
-/// or an ancestor has exec'd since the lock was set. (A child forked before
-/// its parent's exec is locked too: the safe side.)
-fn execed_lineage(call: &Call) -> bool {
-    let shared = call.shared;
-    let tgid = CallerStatus::read(call.n.pid)
-        .map(|st| st.tgid as u32)
-        .unwrap_or(call.n.pid);
-    if shared.has_execed(call.n.pid) || shared.has_execed(tgid) {
-        return true;
-    }
-    let me = crate::sys::process::pid();
-    let mut pid = tgid as i32;
-    while let Some(parent) = process::parent_of(pid) {
-        if parent <= 1 || parent == me {
-            return false;
-        }
-        if shared.has_execed(parent as u32) {
-            return true;
-        }
-        pid = parent;
-    }
-    false
 }
 
 /// A category the command would switch on although the filter cannot see it.

@@ -10,6 +10,7 @@ pub mod mutate;
 pub mod net;
 pub mod open;
 pub mod stat;
+pub mod tree;
 
 use super::call::{Call, Reply};
 use crate::filter;
@@ -89,6 +90,17 @@ pub fn dispatch(call: &Call) -> Reply {
         SYS_GETXATTRAT => stat::handle(call, Kind::Getxattrat),
         SYS_LISTXATTRAT => stat::handle(call, Kind::Listxattrat),
         libc::SYS_chdir => stat::handle(call, Kind::Chdir),
+        libc::SYS_ptrace => tree::ptrace(call),
+        libc::SYS_process_vm_readv => tree::process_vm(call, false),
+        libc::SYS_process_vm_writev => tree::process_vm(call, true),
+        libc::SYS_pidfd_getfd => tree::pidfd_getfd(call),
+        libc::SYS_kill => tree::kill(call),
+        libc::SYS_tkill => tree::tkill(call),
+        libc::SYS_tgkill | libc::SYS_rt_tgsigqueueinfo => tree::tgkill(call),
+        libc::SYS_rt_sigqueueinfo => tree::rt_sigqueueinfo(call),
+        libc::SYS_pidfd_send_signal => tree::pidfd_send_signal(call),
+        libc::SYS_clone => tree::clone(call),
+        libc::SYS_prctl => tree::prctl(call),
         // The filter sends nothing else; fail closed if it ever does.
         _ => Ok(Reply::Error(crate::sys::Errno(libc::ENOSYS))),
     };

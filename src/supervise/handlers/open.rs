@@ -243,6 +243,7 @@ fn perform(call: &Call, req: Request) -> Step<Reply> {
         // on; with them off no decision rested on the path.
         return Ok(Reply::ContinueRacy);
     }
+    super::tree::guard_proc_open(call, &resolved.path, flags & WRITE_FLAGS != 0)?;
     // Our own copy is always close-on-exec; the caller's gets its own flag.
     let ours = (flags | libc::O_CLOEXEC) as u64;
     let fd = match &resolved.target {
