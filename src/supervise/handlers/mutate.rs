@@ -346,7 +346,9 @@ fn rename_error(a: &Resolved, b: &Resolved, flags: u32) -> Option<i32> {
             libc::EBUSY
         });
     }
-    let old = a.stat()?;
+    let Some(old) = a.stat() else {
+        return Some(libc::ENOENT);
+    };
     let Some(new) = b.stat() else {
         if exchange {
             return Some(libc::ENOENT);
