@@ -476,3 +476,29 @@ pub fn set_dumpable() -> Result<()> {
     // SAFETY: integer arguments only.
     cvt(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) }).map(drop)
 }
+
+/// The calling THREAD's effective uid and gid (getresuid(2), getresgid(2)).
+pub fn thread_effective_ids() -> (u32, u32) {
+    let (mut r, mut e, mut s) = (0u32, 0u32, 0u32);
+    let (mut rg, mut eg, mut sg) = (0u32, 0u32, 0u32);
+    // SAFETY: each pointer is a writable u32.
+    unsafe {
+        libc::syscall(libc::SYS_getresuid, &mut r, &mut e, &mut s);
+        libc::syscall(libc::SYS_getresgid, &mut rg, &mut eg, &mut sg);
+    }
+    (e, eg)
+}
+
+/// Sets the calling THREAD's effective uid and gid with the raw
+/// setresuid(2)/setresgid(2) (real and saved ids kept; glibc's wrappers
+/// would change every thread). The gid goes first, while CAP_SETGID may
+/// still be effective. As capabilities(7) says, an effective uid moving
+/// away from 0 clears the effective capabilities and one moving back to 0
+/// restores them from the permitted set; the filesystem ids follow.
+pub fn set_thread_effective_ids(uid: u32, gid: u32) -> Result<()> {
+    const KEEP: u32 = u32::MAX;
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::syscall(libc::SYS_setresgid, KEEP, gid, KEEP) })?;
+    // SAFETY: as above.
+    cvt(unsafe { libc::syscall(libc::SYS_setresuid, KEEP, uid, KEEP) }).map(drop)
+}

@@ -298,6 +298,10 @@ pub fn connect(call: &Call) -> Step<Reply> {
     let checked = decode_for(call, sock.as_fd(), raw, Purpose::Connect)?;
     check(call, Category::NetConnect, &checked, &sock)?;
     let unbound = is_unbound_inet(sock.as_fd());
+    let _peer = match checked.address {
+        Some(Address::Unix(_) | Address::Abstract(_)) => PeerIds::caller(call)?,
+        _ => PeerIds::unchanged(),
+    };
     let connected = net::connect(sock.as_fd(), &checked.bytes);
     // A failed call may have given the socket its port all the same.
     if unbound {
@@ -305,6 +309,84 @@ pub fn connect(call: &Call) -> Step<Reply> {
     }
     connected?;
     Ok(Reply::Value(0))
+}
+
+/// While alive, the worker thread's effective uid and gid are the caller's,
+/// so that the kernel records them for the peer of a unix connect
+/// (`SO_PEERCRED` reads the connecting task's euid and egid). Only a root
+/// supervisor differs from its callers; an unprivileged one already has
+/// their ids. The pid the peer sees stays the supervisor's: the kernel
+/// takes it from the calling task and nothing can lend it (see
+/// docs/security.md).
+struct PeerIds {
+    /// The thread's own effective ids and the capabilities to restore.
+    restore: Option<((u32, u32), u64)>,
+}
+
+impl PeerIds {
+    fn unchanged() -> PeerIds {
+        PeerIds { restore: None }
+    }
+
+    fn caller(call: &Call) -> Step<PeerIds> {
+        if !call.shared.as_root {
+            return Ok(PeerIds::unchanged());
+        }
+        let (euid, egid) = caller_effective_ids(call.n.pid)?;
+        call.ensure_valid()?;
+        let own = process::thread_effective_ids();
+        if (euid, egid) == own {
+            return Ok(PeerIds::unchanged());
+        }
+        // Acting as the caller, the thread may lack CAP_SETUID/CAP_SETGID:
+        // take them from the permitted set for the switch, then give the
+        // caller's capabilities back (the switch to a non-zero euid has
+        // cleared them).
+        let caps = process::thread_effective_caps()?;
+        let guard = PeerIds {
+            restore: Some((own, caps)),
+        };
+        process::set_thread_effective_caps(u64::MAX)?;
+        process::set_thread_effective_ids(euid, egid)?;
+        process::set_thread_effective_caps(caps)?;
+        Ok(guard)
+    }
+}
+
+impl Drop for PeerIds {
+    fn drop(&mut self) {
+        let Some(((uid, gid), caps)) = self.restore else {
+            return;
+        };
+        // A worker that cannot get its identity back must not serve anyone.
+        let restored = process::set_thread_effective_caps(u64::MAX)
+            .and_then(|()| process::set_thread_effective_ids(uid, gid))
+            .and_then(|()| process::set_thread_effective_caps(caps));
+        if restored.is_err() {
+            std::process::abort();
+        }
+    }
+}
+
+/// The effective uid and gid in `/proc/PID/status` (second field of `Uid:`
+/// and `Gid:`).
+fn caller_effective_ids(pid: u32) -> Step<(u32, u32)> {
+    let mut text = Vec::with_capacity(2048);
+    fs::read_small_file(format!("/proc/{pid}/status").as_bytes(), &mut text)?;
+    let field = |key: &[u8]| {
+        text.split(|&b| b == b'\n')
+            .find_map(|line| line.strip_prefix(key))
+            .and_then(|rest| {
+                String::from_utf8_lossy(rest)
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<u32>().ok())
+            })
+    };
+    match (field(b"Uid:"), field(b"Gid:")) {
+        (Some(uid), Some(gid)) => Ok((uid, gid)),
+        _ => Err(Errno(libc::ESRCH).into()),
+    }
 }
 
 /// sendto(2) with a destination (the filter lets NULL ones through).
