@@ -502,3 +502,12 @@ pub fn set_thread_effective_ids(uid: u32, gid: u32) -> Result<()> {
     // SAFETY: as above.
     cvt(unsafe { libc::syscall(libc::SYS_setresuid, KEEP, uid, KEEP) }).map(drop)
 }
+
+/// Gives the calling thread its own filesystem context and its own mount
+/// namespace (unshare(2) `CLONE_FS | CLONE_NEWNS`; needs CAP_SYS_ADMIN).
+/// Mounts made there change nothing anyone else sees once they are made
+/// private with [`make_mounts_private`].
+pub fn unshare_mount_namespace() -> Result<()> {
+    // SAFETY: integer argument only.
+    cvt(unsafe { libc::unshare(libc::CLONE_FS | libc::CLONE_NEWNS) }).map(drop)
+}

@@ -277,9 +277,18 @@ pub fn bind(call: &Call) -> Step<Reply> {
     let raw = read_address(call, call.arg(1), call.arg(2))?;
     let sock = call.caller_fd(call.int(0))?;
     let _caller = call.become_caller(true)?;
-    let checked = decode_for(call, sock.as_fd(), raw, Purpose::Bind)?;
+    let checked = decode_for(call, sock.as_fd(), raw.clone(), Purpose::Bind)?;
     check(call, Category::NetBind, &checked, &sock)?;
-    net::bind(sock.as_fd(), &checked.bytes)?;
+    let exact = match (&checked.address, &checked._dir) {
+        (Some(Address::Unix(_)), Some(dir)) if call.shared.as_root => {
+            bind_as_given(sock.as_fd(), dir.as_fd(), &raw)
+        }
+        _ => None,
+    };
+    match exact {
+        Some(bound) => bound?,
+        None => net::bind(sock.as_fd(), &checked.bytes)?,
+    }
     match checked.address {
         Some(Address::Inet(_)) => remember_inet(call, sock.as_fd()),
         Some(address @ (Address::Unix(_) | Address::Abstract(_))) => {
@@ -288,6 +297,109 @@ pub fn bind(call: &Call) -> Step<Reply> {
         _ => {}
     }
     Ok(Reply::Value(0))
+}
+
+/// Binds `sock` to the caller's own address bytes `raw`, so that the socket
+/// reads back (getsockname, a peer's getpeername) by the path the caller
+/// gave, as in the kernel, which stores the string it was given and
+/// resolves that same string. The kernel must not walk any name the tree
+/// could swap, so the walk is given names that only this bind can see: a
+/// helper thread with its own mount namespace (private, so nothing
+/// propagates) mounts a tmpfs on /tmp, makes the caller's directory
+/// components there, attaches a clone of the mount of the directory
+/// checked, rooted at it (open_tree of its descriptor), on the last of them, and binds from inside (chroot for an absolute
+/// path, chdir for a relative one). The socket file lands in the checked
+/// directory; the namespace dies with the thread.
+///
+/// `None` when that cannot be done: a single relative name (the plain bind
+/// from the checked directory is exact already), `..` in the path (the
+/// walk would need the real parents), or no CAP_SYS_ADMIN (an unprivileged
+/// supervisor): the caller then binds by the last component.
+fn bind_as_given(
+    sock: BorrowedFd<'_>,
+    dir: BorrowedFd<'_>,
+    raw: &[u8],
+) -> Option<Result<(), Errno>> {
+    let given = raw.get(2..)?;
+    let given = &given[..given.iter().position(|&b| b == 0).unwrap_or(given.len())];
+    let absolute = given.first() == Some(&b'/');
+    let parts: Vec<&[u8]> = given
+        .split(|&b| b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .collect();
+    if parts.is_empty() || parts.contains(&&b".."[..]) || !given.contains(&b'/') {
+        return None;
+    }
+    let dirs = &parts[..parts.len() - 1];
+    let caps = process::thread_effective_caps().ok()?;
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| bind_in_scaffold(sock, dir, raw, absolute, dirs, caps))
+            .join()
+            .ok()
+            .flatten()
+    })
+}
+
+/// The helper thread of [`bind_as_given`]. It starts with the worker's
+/// credentials (the caller's ids, umask and capabilities); it takes its
+/// permitted capabilities for the mounts and gives them back before the
+/// bind, which is made with exactly the caller's rights.
+fn bind_in_scaffold(
+    sock: BorrowedFd<'_>,
+    dir: BorrowedFd<'_>,
+    raw: &[u8],
+    absolute: bool,
+    dirs: &[&[u8]],
+    caps: u64,
+) -> Option<Result<(), Errno>> {
+    const TOP: &[u8] = b"/tmp";
+    process::set_thread_effective_caps(u64::MAX).ok()?;
+    // The copy is taken while the directory's mount is still in this
+    // thread's namespace; a bind mount of a descriptor from the old one
+    // would be refused once it has its own.
+    let tree = fs::clone_mount(dir).ok()?;
+    process::unshare_mount_namespace().ok()?;
+    fs::make_mounts_private().ok()?;
+    fs::mount_tmpfs(TOP).ok()?;
+    let top = fs::openat2(
+        None,
+        TOP,
+        (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64,
+        0,
+        0,
+    )
+    .ok()?;
+    // The scaffold must be searchable by the caller whatever its umask.
+    let umask = process::set_umask(0);
+    let mut rel: Vec<u8> = if absolute { Vec::new() } else { b"w".to_vec() };
+    let mut made = if absolute {
+        Ok(())
+    } else {
+        fs::mkdir_at(top.as_fd(), &rel, 0o755)
+    };
+    for d in dirs {
+        if !rel.is_empty() {
+            rel.push(b'/');
+        }
+        rel.extend_from_slice(d);
+        made = made.and_then(|()| fs::mkdir_at(top.as_fd(), &rel, 0o755));
+    }
+    process::set_umask(umask);
+    made.ok()?;
+    let mut target = TOP.to_vec();
+    if !rel.is_empty() {
+        target.push(b'/');
+        target.extend_from_slice(&rel);
+    }
+    fs::attach_mount(tree.as_fd(), &target).ok()?;
+    if absolute {
+        fs::change_root(TOP).ok()?;
+    } else {
+        fs::change_dir_path(b"/tmp/w").ok()?;
+    }
+    process::set_thread_effective_caps(caps).ok()?;
+    Some(net::bind(sock, raw))
 }
 
 /// connect(2).
