@@ -242,11 +242,6 @@ struct Known {
 
 const KNOWN: &[Known] = &[
     Known {
-        applies: |code| code.contains("how(2, 0, 1)") || code.contains("how(2, 0, 16)"),
-        strip: |_| String::new(),
-        reason: "openat2 RESOLVE_NO_XDEV and RESOLVE_IN_ROOT are refused with EINVAL, not emulated",
-    },
-    Known {
         applies: |code| code.contains("how(2, 0, 32)"),
         strip: |_| String::new(),
         reason: "openat2 RESOLVE_CACHED: the kernel's answer depends on its dentry cache \
@@ -641,6 +636,36 @@ fn openat2_cases() -> Vec<String> {
             v.push(format!(
                 "fd({nr}, AT_FDCWD, {p}, how({}, 0, {resolve}), 24)",
                 O_RDWR
+            ));
+        }
+    }
+    // Scoped lookups and mount crossings: RESOLVE_IN_ROOT makes the dirfd
+    // the root of absolute paths, absolute symlinks and `..`; RESOLVE_NO_XDEV
+    // stops at mount points (/proc, /dev are mounts of their own);
+    // magic links are refused in scoped lookups.
+    let (in_root, no_xdev, beneath) = (RESOLVE_IN_ROOT, RESOLVE_NO_XDEV, RESOLVE_BENEATH);
+    for (dirfd, path) in [
+        ("keep(b'd')", "b'/x'"),
+        ("keep(b'd')", "b'../f'"),
+        ("keep(b'd')", "b'/../../x'"),
+        ("keep(b'e')", "b'/'"),
+        ("keep(b'd')", "b'abs'"),
+        ("keep(b'd')", "b'up'"),
+        ("keep(b'/proc')", "b'self/status'"),
+        ("keep(b'/proc')", "b'self/fd/0'"),
+        ("keep(b'/')", "b'proc/self/status'"),
+        ("keep(b'/')", "b'dev/null'"),
+        ("AT_FDCWD", "b'/dev/null'"),
+        ("AT_FDCWD", "b'/proc/self/status'"),
+        ("AT_FDCWD", "b'e/..'"),
+        ("keep(b'/dev')", "b'..'"),
+        ("keep(b'/dev')", "b'null'"),
+    ] {
+        for resolve in [in_root, no_xdev, beneath, in_root | no_xdev, 0] {
+            v.push(format!(
+                "os.symlink('/x', 'd/abs'); os.symlink('../../..', 'd/up'); \
+                 fd({nr}, {dirfd}, {path}, how({}, 0, {resolve}), 24)",
+                O_RDONLY
             ));
         }
     }

@@ -524,3 +524,13 @@ pub fn change_dir_path(path: &[u8]) -> Result<()> {
     // SAFETY: `path` is NUL-terminated.
     cvt(unsafe { libc::chdir(path.as_ptr()) }).map(drop)
 }
+
+/// The mount id of the object behind `fd` (statx(2) `STATX_MNT_ID`).
+pub fn mount_id(fd: BorrowedFd<'_>) -> Result<u64> {
+    const STATX_MNT_ID: u32 = 0x1000;
+    let buf = statx_bytes(fd, 0, STATX_MNT_ID)?;
+    // struct statx: stx_mnt_id is the u64 at byte 144.
+    Ok(u64::from_ne_bytes(
+        buf[144..152].try_into().expect("8 bytes"),
+    ))
+}

@@ -26,6 +26,8 @@ const FOLLOW: Lookup = Lookup {
     no_symlinks: false,
     no_magic_links: false,
     beneath: false,
+    in_root: false,
+    no_xdev: false,
     final_entry: false,
 };
 const NOFOLLOW: Lookup = Lookup {

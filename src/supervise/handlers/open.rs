@@ -186,15 +186,6 @@ fn check_request(req: &Request) -> Step<()> {
 fn perform(call: &Call, req: Request) -> Step<Reply> {
     // RESOLVE_CACHED only allows the kernel to fail with EAGAIN; a full
     // lookup is as good an answer.
-    const SUPPORTED: u64 = libc::RESOLVE_NO_SYMLINKS
-        | libc::RESOLVE_NO_MAGICLINKS
-        | libc::RESOLVE_BENEATH
-        | libc::RESOLVE_CACHED;
-    if req.resolve & !SUPPORTED != 0 {
-        // RESOLVE_IN_ROOT and RESOLVE_NO_XDEV are not emulated yet;
-        // refusing is safer than resolving differently from the kernel.
-        return Err(Errno(libc::EINVAL).into());
-    }
     let path = call.read_path(req.path_arg)?;
     let flags = req.flags;
     let creating = flags & libc::O_CREAT != 0;
@@ -205,6 +196,8 @@ fn perform(call: &Call, req: Request) -> Step<Reply> {
         no_symlinks: req.resolve & libc::RESOLVE_NO_SYMLINKS != 0,
         no_magic_links: req.resolve & libc::RESOLVE_NO_MAGICLINKS != 0,
         beneath: req.resolve & libc::RESOLVE_BENEATH != 0,
+        in_root: req.resolve & libc::RESOLVE_IN_ROOT != 0,
+        no_xdev: req.resolve & libc::RESOLVE_NO_XDEV != 0,
         // O_CREAT looks the last name up as a create does: "name/" is
         // EISDIR whatever it names (open_last_lookups()).
         final_entry: creating,
@@ -261,7 +254,7 @@ fn perform(call: &Call, req: Request) -> Step<Reply> {
                 &name,
                 ours,
                 u64::from(req.mode),
-                libc::RESOLVE_NO_SYMLINKS,
+                libc::RESOLVE_NO_SYMLINKS | (req.resolve & libc::RESOLVE_NO_XDEV),
             )?
         }
         Target::Object { fd, stat } if stat.is_dir() => {
