@@ -411,7 +411,7 @@ pub fn connect(call: &Call) -> Step<Reply> {
     check(call, Category::NetConnect, &checked, &sock)?;
     let unbound = is_unbound_inet(sock.as_fd());
     let _peer = match checked.address {
-        Some(Address::Unix(_) | Address::Abstract(_)) => PeerIds::caller(call)?,
+        Some(Address::Unix(_) | Address::Abstract(_)) => PeerIds::caller(call, false)?,
         _ => PeerIds::unchanged(),
     };
     let connected = net::connect(sock.as_fd(), &checked.bytes);
@@ -423,16 +423,17 @@ pub fn connect(call: &Call) -> Step<Reply> {
     Ok(Reply::Value(0))
 }
 
-/// While alive, the worker thread's effective uid and gid are the caller's,
-/// so that the kernel records them for the peer of a unix connect
-/// (`SO_PEERCRED` reads the connecting task's euid and egid). Only a root
-/// supervisor differs from its callers; an unprivileged one already has
-/// their ids. The pid the peer sees stays the supervisor's: the kernel
-/// takes it from the calling task and nothing can lend it (see
-/// docs/security.md).
+/// While alive, the worker thread's uids and gids are the caller's, so
+/// that the kernel records them for the peer: a unix connect records the
+/// connecting task's effective ids (`SO_PEERCRED`), a unix send its real
+/// ids (implicit `SCM_CREDENTIALS`), and an explicit `SCM_CREDENTIALS` is
+/// checked against them. Only a root supervisor differs from its callers;
+/// an unprivileged one already has their ids. The pid the peer sees stays
+/// the supervisor's: the kernel takes it from the calling task and nothing
+/// can lend it (see docs/security.md).
 struct PeerIds {
-    /// The thread's own effective ids and the capabilities to restore.
-    restore: Option<((u32, u32), u64)>,
+    /// The thread's own ids and the capabilities to restore.
+    restore: Option<((u32, u32, u32, u32), u64)>,
 }
 
 impl PeerIds {
@@ -440,26 +441,33 @@ impl PeerIds {
         PeerIds { restore: None }
     }
 
-    fn caller(call: &Call) -> Step<PeerIds> {
+    /// Takes the caller's effective ids, and its real ones too if `real`.
+    fn caller(call: &Call, real: bool) -> Step<PeerIds> {
         if !call.shared.as_root {
             return Ok(PeerIds::unchanged());
         }
-        let (euid, egid) = caller_effective_ids(call.n.pid)?;
+        let ids = CallerIds::read(call.n.pid)?;
         call.ensure_valid()?;
-        let own = process::thread_effective_ids();
-        if (euid, egid) == own {
+        let own = process::thread_ids();
+        let (ruid, rgid) = if real {
+            (ids.ruid, ids.rgid)
+        } else {
+            (own.0, own.2)
+        };
+        let want = (ruid, ids.euid, rgid, ids.egid);
+        if want == own {
             return Ok(PeerIds::unchanged());
         }
         // Acting as the caller, the thread may lack CAP_SETUID/CAP_SETGID:
         // take them from the permitted set for the switch, then give the
-        // caller's capabilities back (the switch to a non-zero euid has
+        // caller's capabilities back (a switch to a non-zero euid has
         // cleared them).
         let caps = process::thread_effective_caps()?;
         let guard = PeerIds {
             restore: Some((own, caps)),
         };
         process::set_thread_effective_caps(u64::MAX)?;
-        process::set_thread_effective_ids(euid, egid)?;
+        process::set_thread_ids(want.0, want.1, want.2, want.3)?;
         process::set_thread_effective_caps(caps)?;
         Ok(guard)
     }
@@ -467,12 +475,12 @@ impl PeerIds {
 
 impl Drop for PeerIds {
     fn drop(&mut self) {
-        let Some(((uid, gid), caps)) = self.restore else {
+        let Some(((ruid, euid, rgid, egid), caps)) = self.restore else {
             return;
         };
         // A worker that cannot get its identity back must not serve anyone.
         let restored = process::set_thread_effective_caps(u64::MAX)
-            .and_then(|()| process::set_thread_effective_ids(uid, gid))
+            .and_then(|()| process::set_thread_ids(ruid, euid, rgid, egid))
             .and_then(|()| process::set_thread_effective_caps(caps));
         if restored.is_err() {
             std::process::abort();
@@ -480,24 +488,59 @@ impl Drop for PeerIds {
     }
 }
 
-/// The effective uid and gid in `/proc/PID/status` (second field of `Uid:`
-/// and `Gid:`).
-fn caller_effective_ids(pid: u32) -> Step<(u32, u32)> {
-    let mut text = Vec::with_capacity(2048);
-    fs::read_small_file(format!("/proc/{pid}/status").as_bytes(), &mut text)?;
-    let field = |key: &[u8]| {
-        text.split(|&b| b == b'\n')
-            .find_map(|line| line.strip_prefix(key))
-            .and_then(|rest| {
-                String::from_utf8_lossy(rest)
-                    .split_whitespace()
-                    .nth(1)
-                    .and_then(|v| v.parse::<u32>().ok())
-            })
-    };
-    match (field(b"Uid:"), field(b"Gid:")) {
-        (Some(uid), Some(gid)) => Ok((uid, gid)),
-        _ => Err(Errno(libc::ESRCH).into()),
+/// A caller's thread group and ids, from `/proc/PID/status`.
+struct CallerIds {
+    tgid: i32,
+    ruid: u32,
+    euid: u32,
+    rgid: u32,
+    egid: u32,
+}
+
+impl CallerIds {
+    fn read(pid: u32) -> Step<CallerIds> {
+        let mut text = Vec::with_capacity(2048);
+        fs::read_small_file(format!("/proc/{pid}/status").as_bytes(), &mut text)?;
+        let field = |key: &[u8], n: usize| {
+            text.split(|&b| b == b'\n')
+                .find_map(|line| line.strip_prefix(key))
+                .and_then(|rest| {
+                    String::from_utf8_lossy(rest)
+                        .split_whitespace()
+                        .nth(n)
+                        .and_then(|v| v.parse::<u32>().ok())
+                })
+        };
+        match (
+            field(b"Tgid:", 0),
+            field(b"Uid:", 0),
+            field(b"Uid:", 1),
+            field(b"Gid:", 0),
+            field(b"Gid:", 1),
+        ) {
+            (Some(tgid), Some(ruid), Some(euid), Some(rgid), Some(egid)) => Ok(CallerIds {
+                tgid: tgid as i32,
+                ruid,
+                euid,
+                rgid,
+                egid,
+            }),
+            _ => Err(Errno(libc::ESRCH).into()),
+        }
+    }
+}
+
+/// Whether `sock` is a unix socket, whose peers learn the sender's ids.
+fn is_unix(sock: &OwnedFd) -> bool {
+    net::socket_domain(sock.as_fd()).is_ok_and(|d| d == libc::AF_UNIX)
+}
+
+/// Sets the ids a unix peer learns for the sends that follow.
+fn sender_ids(call: &Call, sock: &OwnedFd) -> Step<PeerIds> {
+    if is_unix(sock) {
+        PeerIds::caller(call, true)
+    } else {
+        Ok(PeerIds::unchanged())
     }
 }
 
@@ -512,6 +555,7 @@ pub fn sendto(call: &Call) -> Step<Reply> {
     let data = call.read_bytes(call.arg(1), len.min(MAX_SEND))?;
     let flags = call.int(3);
     let _caller = call.become_caller(false)?;
+    let _sender = sender_ids(call, &sock)?;
     let checked = decode_for(call, sock.as_fd(), raw, Purpose::Send)?;
     check(call, Category::NetConnect, &checked, &sock)?;
     let unbound = is_unbound_inet(sock.as_fd());
@@ -633,6 +677,7 @@ fn send_one(call: &Call, sock: &OwnedFd, mut msg: Message, flags: i32) -> Step<u
             passed.push(ours);
             Ok(raw)
         })?;
+        own_credentials(call, &mut msg.control)?;
     }
     // The message was read from the caller's memory: make sure it is still
     // the caller's before sending anything.
@@ -646,11 +691,29 @@ fn send_one(call: &Call, sock: &OwnedFd, mut msg: Message, flags: i32) -> Step<u
     sent
 }
 
+/// An explicit `SCM_CREDENTIALS` naming the caller's own pid is valid for
+/// the caller; sent by the supervisor, the kernel would want that pid to be
+/// the supervisor's (or CAP_SYS_ADMIN), and refuse it with EPERM. Without
+/// CAP_SYS_ADMIN it becomes the supervisor's pid, which is what the peer
+/// sees of every emulated send (the uid and gid are the caller's, checked
+/// by the kernel against the ids [`PeerIds`] gave the thread).
+fn own_credentials(call: &Call, control: &mut [u8]) -> Step<()> {
+    const CAP_SYS_ADMIN: u32 = 21;
+    if process::thread_effective_caps()? & (1 << CAP_SYS_ADMIN) != 0 {
+        return Ok(());
+    }
+    let tgid = CallerIds::read(call.n.pid)?.tgid;
+    let ours = std::process::id() as i32;
+    net::map_credentials_pid(control, |pid| if pid == tgid { ours } else { pid });
+    Ok(())
+}
+
 /// sendmsg(2).
 pub fn sendmsg(call: &Call) -> Step<Reply> {
     let sock = call.caller_fd(call.int(0))?;
     let msg = read_message(call, call.arg(1), is_stream(&sock))?;
     let _caller = call.become_caller(false)?;
+    let _sender = sender_ids(call, &sock)?;
     let sent = send_one(call, &sock, msg, call.int(2))?;
     Ok(Reply::Value(sent as i64))
 }
@@ -666,6 +729,7 @@ pub fn sendmmsg(call: &Call) -> Step<Reply> {
     let sock = call.caller_fd(call.int(0))?;
     let stream = is_stream(&sock);
     let _caller = call.become_caller(false)?;
+    let _sender = sender_ids(call, &sock)?;
     let mut done = 0;
     for i in 0..vlen {
         let at = vec + (i as u64) * 64;
