@@ -150,8 +150,10 @@ fn decode_unix(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
     // or swapped directory cannot redirect the call: this worker has its own
     // working directory (unshare(CLONE_FS)), moves it there, and names the
     // socket by its last component, which always fits where the caller's
-    // path did. The one visible difference: a socket bound this way reads
-    // back (getsockname, the peer's getpeername) by that last component.
+    // path did. A socket bound this way reads back (getsockname, the
+    // peer's getpeername) by that last component, so a root supervisor
+    // binds by the caller's own string instead where it can
+    // ([`bind_as_given`]).
     fs::change_dir(dir.as_fd())?;
     let target = name;
     if target.len() >= SOCKADDR_UN_PATH {
