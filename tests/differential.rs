@@ -1039,6 +1039,53 @@ fn inet_cases() -> Vec<String> {
     v
 }
 
+fn stat_cases() -> Vec<String> {
+    use libc::*;
+    let mut v = Vec::new();
+    for p in PATHS {
+        v.push(format!("st({SYS_stat}, {p}, BUF)"));
+        v.push(format!("st({SYS_lstat}, {p}, BUF)"));
+        for flags in [0, AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH, 1] {
+            v.push(format!("st({SYS_newfstatat}, AT_FDCWD, {p}, BUF, {flags})"));
+            v.push(format!(
+                "st({SYS_statx}, AT_FDCWD, {p}, {flags}, 0xfff, BUF, kind='statx')"
+            ));
+            v.push(format!(
+                "sc({SYS_faccessat2}, AT_FDCWD, {p}, {W_OK}, {flags})"
+            ));
+        }
+        for mode in [F_OK, R_OK | W_OK, X_OK, 8] {
+            v.push(format!("sc({SYS_access}, {p}, {mode})"));
+            v.push(format!("sc({SYS_faccessat}, AT_FDCWD, {p}, {mode})"));
+        }
+        v.push(format!("rl({SYS_readlink}, {p}, BUF, 4096)"));
+        v.push(format!("rl({SYS_readlinkat}, AT_FDCWD, {p}, BUF, 4096)"));
+        v.push(format!("rl({SYS_readlink}, {p}, BUF, 0)"));
+        v.push(format!("sc({SYS_getxattr}, {p}, b'user.none', None, 0)"));
+        v.push(format!("sc({SYS_lgetxattr}, {p}, b'user.none', None, 0)"));
+        v.push(format!("sc({SYS_listxattr}, {p}, None, 0)"));
+    }
+    for dirfd in [
+        "keep(b'd')",
+        "keep(b'f')",
+        "keep(b'lf', os.O_PATH | os.O_NOFOLLOW)",
+        "-5",
+    ] {
+        for p in ["b'x'", "b''", "b'.'"] {
+            v.push(format!(
+                "st({SYS_newfstatat}, {dirfd}, {p}, BUF, {AT_EMPTY_PATH})"
+            ));
+            v.push(format!("rl({SYS_readlinkat}, {dirfd}, {p}, BUF, 4096)"));
+        }
+    }
+    v
+}
+
+#[test]
+fn stat_family_matches_the_kernel() {
+    compare("stat", &stat_cases());
+}
+
 #[test]
 fn open_matches_the_kernel() {
     compare("open", &open_cases());

@@ -65,6 +65,34 @@ def fd(nr, *args):
     return 0
 
 
+def st(nr, *args, kind='stat'):
+    """A stat-family call writing into a buffer (always the last argument
+    but one for statx, the last otherwise): logs the result and the type
+    and permission bits it returned."""
+    buf = ctypes.create_string_buffer(256)
+    args = [buf if a is BUF else a for a in args]
+    r, e = raw(nr, *args)
+    if r < 0:
+        note(ename(e))
+    elif kind == 'statx':
+        note('0 mode=%o' % struct.unpack_from('H', buf.raw, 28)[0])
+    else:
+        note('0 mode=%o' % struct.unpack_from('I', buf.raw, 24)[0])
+    return r
+
+
+def rl(nr, *args):
+    """readlink(at): logs the link's text."""
+    buf = ctypes.create_string_buffer(4096)
+    args = [buf if a is BUF else a for a in args]
+    r, e = raw(nr, *args)
+    note(ename(e) if r < 0 else b'link=' + buf.raw[:r])
+    return r
+
+
+BUF = object()
+
+
 def keep(path, flags=os.O_PATH):
     """A descriptor for later calls (not logged), closed after the case."""
     try:
