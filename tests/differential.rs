@@ -942,6 +942,20 @@ fn xattr_cases() -> Vec<String> {
             libc::SYS_setxattr
         ));
         v.push(format!("sc({}, {p}, b'', b'v', 1, 0)", libc::SYS_setxattr));
+        // setxattrat(2), removexattrat(2) (Linux 6.13): struct xattr_args
+        // { value, size, flags }, its size, and AT_* flags.
+        for at_flags in [0, libc::AT_SYMLINK_NOFOLLOW, libc::AT_EMPTY_PATH, 1] {
+            for (xflags, size) in [(0, 16), (1, 16), (8, 16), (0, 8), (0, 24)] {
+                v.push(format!(
+                    "val = ctypes.create_string_buffer(b'w', 1); \
+                     args = struct.pack('QII', ctypes.addressof(val), 1, {xflags}).ljust(24, b'\\0'); \
+                     sc(463, AT_FDCWD, {p}, {at_flags}, b'user.b', args, {size}); xa({p})"
+                ));
+            }
+            v.push(format!(
+                "sc(466, AT_FDCWD, {p}, {at_flags}, b'user.b'); xa({p})"
+            ));
+        }
     }
     v
 }

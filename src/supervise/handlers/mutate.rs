@@ -571,17 +571,28 @@ pub fn path_xattr(call: &Call, set: bool, follow: bool) -> Step<Reply> {
 /// setxattrat(2), removexattrat(2) (Linux 6.13).
 pub fn xattr_at(call: &Call, set: bool) -> Step<Reply> {
     let at_flags = call.int(2);
-    let name = xattr_name(call, 3)?;
+    at_flags_valid(at_flags)?;
     let p = at(call, 0, at_lookup(at_flags, true));
     if set {
-        // struct xattr_args { __aligned_u64 value; __u32 size; __u32 flags; }
-        if call.arg(5) < 16 {
+        // struct xattr_args { __aligned_u64 value; __u32 size; __u32 flags; },
+        // read as copy_struct_from_user() does: a larger struct is fine if
+        // everything past the known fields is zero.
+        let usize = call.arg(5) as usize;
+        if usize < 16 {
             return Err(Errno(libc::EINVAL).into());
         }
-        let args = call.read_bytes(call.arg(4), 16)?;
+        if usize > 4096 {
+            return Err(Errno(libc::E2BIG).into());
+        }
+        let args = call.read_bytes(call.arg(4), usize)?;
+        if args[16..].iter().any(|&b| b != 0) {
+            return Err(Errno(libc::E2BIG).into());
+        }
         let value_ptr = u64::from_ne_bytes(args[..8].try_into().expect("8 bytes"));
         let size = u32::from_ne_bytes(args[8..12].try_into().expect("4 bytes")) as usize;
         let flags = i32::from_ne_bytes(args[12..16].try_into().expect("4 bytes"));
+        xattr_flags_valid(flags)?;
+        let name = xattr_name(call, 3)?;
         if size > XATTR_SIZE_MAX {
             return Err(Errno(libc::E2BIG).into());
         }
@@ -594,6 +605,12 @@ pub fn xattr_at(call: &Call, set: bool) -> Step<Reply> {
             fs::set_xattr(r.open_object()?.as_fd(), true, &name, &value, flags)
         })
     } else {
+        let name = xattr_name(call, 3)?;
+        // path_removexattrat(): an empty path with AT_EMPTY_PATH names the
+        // descriptor itself, and AT_FDCWD is none (EBADF), unlike setxattrat.
+        if at_flags & libc::AT_EMPTY_PATH != 0 && call.int(0) < 0 && call.read_path(1)?.is_empty() {
+            return Err(Errno(libc::EBADF).into());
+        }
         on_path(call, p, Need::Existing, |r| {
             fs::remove_xattr(r.open_object()?.as_fd(), true, &name)
         })
