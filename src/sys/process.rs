@@ -552,6 +552,43 @@ pub fn set_dumpable() -> Result<()> {
     cvt(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) }).map(drop)
 }
 
+/// The calling THREAD's real and effective uid and gid, as
+/// `(ruid, euid, rgid, egid)` (getresuid(2), getresgid(2)).
+pub fn thread_ids() -> (u32, u32, u32, u32) {
+    let (mut r, mut e, mut s) = (0u32, 0u32, 0u32);
+    let (mut rg, mut eg, mut sg) = (0u32, 0u32, 0u32);
+    // SAFETY: each pointer is a writable u32.
+    unsafe {
+        libc::syscall(libc::SYS_getresuid, &mut r, &mut e, &mut s);
+        libc::syscall(libc::SYS_getresgid, &mut rg, &mut eg, &mut sg);
+    }
+    (r, e, rg, eg)
+}
+
+/// Sets the calling THREAD's real and effective uid and gid with the raw
+/// setresuid(2)/setresgid(2) (saved ids kept, so the thread can return;
+/// glibc's wrappers would change every thread). The gids go first, while
+/// CAP_SETGID may still be effective. As capabilities(7) says, an
+/// effective uid moving away from 0 clears the effective capabilities and
+/// one moving back to 0 restores them from the permitted set; the
+/// filesystem ids follow the effective ones.
+pub fn set_thread_ids(ruid: u32, euid: u32, rgid: u32, egid: u32) -> Result<()> {
+    const KEEP: u32 = u32::MAX;
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::syscall(libc::SYS_setresgid, rgid, egid, KEEP) })?;
+    // SAFETY: as above.
+    cvt(unsafe { libc::syscall(libc::SYS_setresuid, ruid, euid, KEEP) }).map(drop)
+}
+
+/// Gives the calling thread its own filesystem context and its own mount
+/// namespace (unshare(2) `CLONE_FS | CLONE_NEWNS`; needs CAP_SYS_ADMIN).
+/// Mounts made there change nothing anyone else sees once they are made
+/// private (`fs::make_mounts_private`).
+pub fn unshare_mount_namespace() -> Result<()> {
+    // SAFETY: integer argument only.
+    cvt(unsafe { libc::unshare(libc::CLONE_FS | libc::CLONE_NEWNS) }).map(drop)
+}
+
 extern "C" fn interrupt_handler(_signal: libc::c_int) {}
 
 /// Installs a handler that does nothing for `signal`, without `SA_RESTART`

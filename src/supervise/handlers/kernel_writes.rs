@@ -27,6 +27,9 @@ const FOLLOW: Lookup = Lookup {
     no_symlinks: false,
     no_magic_links: false,
     beneath: false,
+    in_root: false,
+    no_xdev: false,
+    final_entry: false,
 };
 
 const CAP_SYS_PACCT: u32 = 20;

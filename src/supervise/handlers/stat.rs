@@ -96,6 +96,36 @@ fn path_of(call: &Call, kind: Kind) -> (Base, usize, Lookup) {
     }
 }
 
+/// Whether the kernel refuses the call's flags, mode or size with EINVAL
+/// before it looks at the path (vfs_statx(), do_faccessat(),
+/// do_readlinkat()).
+fn invalid_arguments(call: &Call, kind: Kind) -> bool {
+    const AT_STATX_SYNC_TYPE: i32 = 0x6000;
+    const STAT_FLAGS: i32 = libc::AT_SYMLINK_NOFOLLOW
+        | libc::AT_NO_AUTOMOUNT
+        | libc::AT_EMPTY_PATH
+        | AT_STATX_SYNC_TYPE;
+    const STATX_RESERVED: u32 = 0x8000_0000;
+    let bad_stat_flags =
+        |f: i32| f & !STAT_FLAGS != 0 || f & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE;
+    let bad_mode = |m: i32| m & !0o7 != 0;
+    match kind {
+        Kind::Newfstatat => bad_stat_flags(call.int(3)),
+        Kind::Statx => bad_stat_flags(call.int(2)) || call.arg(3) as u32 & STATX_RESERVED != 0,
+        Kind::Access => bad_mode(call.int(1)),
+        Kind::Faccessat => bad_mode(call.int(2)),
+        Kind::Faccessat2 => {
+            bad_mode(call.int(2))
+                || call.int(3)
+                    & !(libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH)
+                    != 0
+        }
+        Kind::Readlink => call.int(2) <= 0,
+        Kind::Readlinkat => call.int(3) <= 0,
+        _ => false,
+    }
+}
+
 /// Handles one call of the stat category.
 pub fn handle(call: &Call, kind: Kind) -> Step<Reply> {
     if surely_locked_and_unchecked(call) {
@@ -104,6 +134,9 @@ pub fn handle(call: &Call, kind: Kind) -> Step<Reply> {
         // fails as the kernel fails it (ENOENT), as under lock:on from the
         // start, and unreported.
         return Ok(Reply::ContinueRacy);
+    }
+    if invalid_arguments(call, kind) {
+        return Err(Errno(libc::EINVAL).into());
     }
     let (base, arg, lookup) = path_of(call, kind);
     // fstat(fd) arrives as newfstatat(fd, "", AT_EMPTY_PATH) or with a NULL path.
@@ -141,7 +174,16 @@ pub fn handle(call: &Call, kind: Kind) -> Step<Reply> {
     if !path.is_empty() {
         call.check(Category::Stat, &r.path, || describe::path(&r.path))?;
     }
-    emulate(call, kind, &r)
+    match emulate(call, kind, &r) {
+        // readlinkat(fd, "") of something that is not a symlink: ENOENT,
+        // where a name that is not one is EINVAL.
+        Err(Reply::Error(Errno(libc::EINVAL)))
+            if path.is_empty() && matches!(kind, Kind::Readlink | Kind::Readlinkat) =>
+        {
+            Err(Errno(libc::ENOENT).into())
+        }
+        other => other,
+    }
 }
 
 /// A lookup that failed on the way (ENOTDIR under a file, ELOOP, EACCES)
