@@ -139,7 +139,15 @@ enum Class {
     /// `prctl(PR_SET_CHILD_SUBREAPER)`: orphans below then reparent inside
     /// the tree, which `lock:exec` must know.
     Subreaper,
+    /// `ioctl(TIOCSTI)`: pushes bytes into a terminal's input queue, where
+    /// the shell outside that shares the terminal reads them as typed
+    /// commands once stockade exits. Refused under every policy.
+    Tiocsti,
 }
+
+/// `TIOCSTI` from `<asm-generic/ioctls.h>`; the kernel compares the
+/// command as an `unsigned int`, so the low half is what counts.
+const TIOCSTI: &[u32] = &[libc::TIOCSTI as u32];
 
 /// The ptrace requests that start tracing: `PTRACE_TRACEME`,
 /// `PTRACE_ATTACH`, `PTRACE_SEIZE`. Compared on the low half only (the
@@ -273,6 +281,8 @@ const TABLE: &[(i64, Class)] = {
         // Process creation that lock:exec must follow.
         (SYS_clone, CloneParent),
         (SYS_prctl, Subreaper),
+        // Typing into the terminal of the shell outside.
+        (SYS_ioctl, Tiocsti),
     ]
 };
 
@@ -356,6 +366,7 @@ impl Rule {
             Class::Subreaper => {
                 Rule::one_of(0, PR_SET_CHILD_SUBREAPER, on(watch.magic), Action::Allow)
             }
+            Class::Tiocsti => Rule::one_of(1, TIOCSTI, Action::EPERM, Action::Allow),
         }
     }
 

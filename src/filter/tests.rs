@@ -185,6 +185,8 @@ fn reference(watch: &Watch, data: &SeccompData) -> u32 {
         // clone with CLONE_PARENT; prctl(PR_SET_CHILD_SUBREAPER).
         56 => notify_if(watch.magic && low(0) & 0x8000 != 0),
         157 => notify_if(watch.magic && low(0) == 36),
+        // ioctl(TIOCSTI): typing into a terminal, refused always.
+        16 if low(1) == 0x5412 => ERR_EPERM,
         _ => ALLOW,
     }
 }
@@ -687,6 +689,9 @@ fn probes() -> Vec<[u64; 6]> {
         arg(0, 0x4206),
         arg(0, 36),
         arg(0, 0x8000 | 17),
+        // ioctl(TIOCSTI), also with upper bits the kernel ignores.
+        arg(1, 0x5412),
+        arg(1, 0xffff_ffff_0000_5412),
     ];
     // Each flag bit alone, where open, openat, statx and newfstatat keep
     // their flags.
