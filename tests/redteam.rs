@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use std::process::Command;
+use std::process::{Child, Command, Output, Stdio};
 
 /// Python that runs `argv` (from its own argv) on a new pseudo-terminal
 /// whose slave is its controlling terminal, then, as a process outside the
@@ -90,4 +90,148 @@ fn typing_into_the_outside_shells_terminal_is_refused_issue8() {
         "the typed line reached the shell outside:\n{out}"
     );
     assert!(out.contains("GOT:"), "the reader never ran:\n{out}");
+}
+
+/// A process outside the sandbox, sharing no memory with it, that swaps
+/// the symlinks `a` and `b` with renameat2(RENAME_EXCHANGE) until killed.
+struct Swapper(Child);
+
+impl Swapper {
+    fn start(a: &str, b: &str) -> Swapper {
+        let code = format!(
+            "import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+AT_FDCWD, RENAME_EXCHANGE = -100, 2
+a, b = {a:?}.encode(), {b:?}.encode()
+while True:
+    if libc.syscall(316, AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) != 0:
+        raise OSError(ctypes.get_errno(), 'renameat2')
+"
+        );
+        let child = Command::new(python())
+            .args(["-c", &code])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("python3 runs");
+        Swapper(child)
+    }
+}
+
+impl Drop for Swapper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// /usr/bin/python3 that puts a `#!/usr/bin/sh` script writing `marker`
+/// into a memfd on descriptor 3, then has bash exec `link` up to 2000 times
+/// or for 10 seconds (stopping once `marker` exists), printing how many
+/// execs succeeded. `link` is swapped between `/usr/bin/true` and
+/// `/proc/self/fd/3`: the memfd of the exec'ing process.
+fn memfd_exec_loop(link: &str, marker: &str) -> Vec<String> {
+    let bash = format!(
+        "ok=0; i=0; while [ $i -lt 2000 ] && [ $SECONDS -lt 10 ] && [ ! -e {marker:?} ]; do \
+         {link:?} 2>/dev/null && ok=$((ok+1)); i=$((i+1)); done; echo $ok"
+    );
+    let code = format!(
+        "import os
+fd = os.memfd_create('payload', 0)
+os.write(fd, b'#!/usr/bin/sh\\n: > {marker}\\n')
+os.dup2(fd, 3)
+os.execv('/usr/bin/bash', ['bash', '-c', {bash:?}])
+"
+    );
+    ["/usr/bin/python3", "-c", &code].map(String::from).to_vec()
+}
+
+fn landlock_or_skip(rules: &[&str]) -> bool {
+    let mut args = rules.to_vec();
+    args.push("--");
+    args.push("/usr/bin/true");
+    let out = Command::new(stockade_bin()).args(args).output().unwrap();
+    !skip_unless(
+        !stderr(&out).contains("Landlock is not available"),
+        "this kernel has no Landlock",
+    )
+}
+
+#[test]
+fn memfd_swapped_in_after_the_exec_check_never_runs_issue8() {
+    // Landlock's execute right lets every access to the kernel's internal
+    // mounts through, and a memfd lives on one. A symlink that names an
+    // allowed program when checked and /proc/self/fd/N of a memfd when the
+    // kernel reads it again ran any program the build wrote there.
+    let rules = ["-m", "sandbox/exec:on", "-m", "allow/exec+/usr/bin/***"];
+    if skip_unless(
+        std::path::Path::new("/usr/bin/python3").exists(),
+        "no /usr/bin/python3",
+    ) || !landlock_or_skip(&rules)
+    {
+        return;
+    }
+    let s = Scratch::new("redteam-memfd");
+    let marker = s.path("marker");
+    let (a, b) = (s.path("a"), s.path("b"));
+    std::os::unix::fs::symlink("/usr/bin/true", &a).unwrap();
+    std::os::unix::fs::symlink("/proc/self/fd/3", &b).unwrap();
+
+    let swapper = Swapper::start(&a, &b);
+    let command = memfd_exec_loop(&a, &marker);
+    let mut args = rules.to_vec();
+    args.push("--");
+    args.extend(argv(&command));
+    let out: Output = Command::new(stockade_bin()).args(args).output().unwrap();
+    drop(swapper);
+    assert!(
+        !std::path::Path::new(&marker).exists(),
+        "the program in the memfd ran under stockade; stderr:\n{}",
+        stderr(&out)
+    );
+    let allowed_runs: u32 = stdout(&out)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("a count: {}", stderr(&out)));
+    assert!(
+        allowed_runs > 0,
+        "the allowed program never ran: the loop tested nothing"
+    );
+
+    // The same race without stockade runs the memfd's program.
+    let swapper = Swapper::start(&a, &b);
+    let out = run_bare(&argv(&command));
+    drop(swapper);
+    assert!(
+        std::path::Path::new(&marker).exists(),
+        "without stockade the memfd's program should have run: {}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn memfd_under_exec_rules_still_holds_data_and_its_flags() {
+    // What builds use memfds for (shared buffers, sealed data) keeps
+    // working: only execution is taken away.
+    let rules = ["-m", "sandbox/exec:on", "-m", "allow/exec+/usr/bin/***"];
+    if skip_unless(
+        std::path::Path::new("/usr/bin/python3").exists(),
+        "no /usr/bin/python3",
+    ) || !landlock_or_skip(&rules)
+    {
+        return;
+    }
+    let code = "import os, fcntl
+fd = os.memfd_create('buf', os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+os.write(fd, b'data')
+os.lseek(fd, 0, 0)
+cloexec = fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC
+fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_WRITE)
+print(os.read(fd, 4).decode(), cloexec, os.readlink('/proc/self/fd/%d' % fd))";
+    let mut args = rules.to_vec();
+    args.extend(["--", "/usr/bin/python3", "-c", code]);
+    let out = Command::new(stockade_bin()).args(args).output().unwrap();
+    let bare = run_bare(&["/usr/bin/python3", "-c", code]);
+    assert_eq!(stdout(&bare), "data 1 /memfd:buf (deleted)\n");
+    assert_eq!(stdout(&out), stdout(&bare), "{}", stderr(&out));
 }

@@ -139,6 +139,10 @@ enum Class {
     /// `prctl(PR_SET_CHILD_SUBREAPER)`: orphans below then reparent inside
     /// the tree, which `lock:exec` must know.
     Subreaper,
+    /// `memfd_create`: a memfd lives on an internal mount, which Landlock's
+    /// execute right never covers; seen while exec is, so that the
+    /// supervisor can make it non-executable.
+    Memfd,
     /// `ioctl(TIOCSTI)`: pushes bytes into a terminal's input queue, where
     /// the shell outside that shares the terminal reads them as typed
     /// commands once stockade exits. Refused under every policy.
@@ -281,6 +285,7 @@ const TABLE: &[(i64, Class)] = {
         // Process creation that lock:exec must follow.
         (SYS_clone, CloneParent),
         (SYS_prctl, Subreaper),
+        (SYS_memfd_create, Memfd),
         // Typing into the terminal of the shell outside.
         (SYS_ioctl, Tiocsti),
     ]
@@ -366,6 +371,7 @@ impl Rule {
             Class::Subreaper => {
                 Rule::one_of(0, PR_SET_CHILD_SUBREAPER, on(watch.magic), Action::Allow)
             }
+            Class::Memfd => Rule::Fixed(on(watch.exec)),
             Class::Tiocsti => Rule::one_of(1, TIOCSTI, Action::EPERM, Action::Allow),
         }
     }

@@ -185,6 +185,8 @@ fn reference(watch: &Watch, data: &SeccompData) -> u32 {
         // clone with CLONE_PARENT; prctl(PR_SET_CHILD_SUBREAPER).
         56 => notify_if(watch.magic && low(0) & 0x8000 != 0),
         157 => notify_if(watch.magic && low(0) == 36),
+        // memfd_create, made non-executable while exec rules hold.
+        319 => notify_if(watch.exec),
         // ioctl(TIOCSTI): typing into a terminal, refused always.
         16 if low(1) == 0x5412 => ERR_EPERM,
         _ => ALLOW,
