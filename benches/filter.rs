@@ -16,6 +16,7 @@ fn watches() -> [(&'static str, Watch); 3] {
     let paludis = Watch {
         write: true,
         net: true,
+        user_ns: true,
         tree: true,
         ..Watch::default()
     };
@@ -38,6 +39,7 @@ fn watches() -> [(&'static str, Watch); 3] {
                 stat: true,
                 magic: true,
                 net: true,
+                user_ns: true,
                 tree: true,
             },
         ),

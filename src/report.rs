@@ -195,6 +195,69 @@ impl ProcessEvent {
     }
 }
 
+/// A refused call that no path or address rule decides: a new user
+/// namespace, a raised core limit, an ioctl that changes a whole
+/// filesystem, switching process accounting off.
+#[derive(Debug, Clone)]
+pub struct RefusalEvent {
+    /// The calling thread.
+    pub pid: u32,
+    /// Its command name.
+    pub comm: Vec<u8>,
+    /// The system call's name.
+    pub syscall: &'static str,
+    /// The decoded arguments.
+    pub args: String,
+    /// What kind of refusal, also the summary's category: `namespace`,
+    /// `core`, `filesystem`, `accounting`.
+    pub category: &'static str,
+    /// Why it was refused.
+    pub why: &'static str,
+    /// The rule that would allow it, if one can.
+    pub allow: Option<&'static str>,
+    /// The errno the caller saw.
+    pub errno: i32,
+}
+
+impl RefusalEvent {
+    /// The one-line human report.
+    pub fn human(&self) -> String {
+        let hint = match self.allow {
+            Some(rule) => format!("to allow, add: {rule}"),
+            None => "no rule allows it".to_string(),
+        };
+        format!(
+            "stockade: denied {} access: {}({}) by pid {} ({}): {}; {hint}",
+            self.category,
+            self.syscall,
+            self.args,
+            self.pid,
+            escape(&self.comm),
+            self.why
+        )
+    }
+
+    /// The JSON-lines record.
+    pub fn json(&self) -> String {
+        let time = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        serde_json::json!({
+            "time": format!("{}.{:06}", time.as_secs(), time.subsec_micros()),
+            "pid": self.pid,
+            "comm": escape(&self.comm),
+            "syscall": self.syscall,
+            "args": self.args,
+            "category": self.category,
+            "why": self.why,
+            "rule": self.allow,
+            "action": Action::Deny.name(),
+            "errno": crate::sys::Errno(self.errno).name(),
+        })
+        .to_string()
+    }
+}
+
 /// Shows bytes as text: printable ASCII and valid UTF-8 as is, every other
 /// byte as `\xNN`, and a backslash as `\\`, so distinct paths print
 /// distinctly.
@@ -288,6 +351,18 @@ impl Reporter {
     pub fn report_process(&self, event: &ProcessEvent) {
         let mut sinks = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         *sinks.counts.entry(ProcessEvent::CATEGORY).or_default() += 1;
+        if !self.quiet {
+            let _ = writeln!(std::io::stderr().lock(), "{}", event.human());
+        }
+        if let Some(log) = sinks.log.as_mut() {
+            let _ = writeln!(log, "{}", event.json());
+        }
+    }
+
+    /// Reports one refused call that no path or address rule decides.
+    pub fn report_refusal(&self, event: &RefusalEvent) {
+        let mut sinks = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        *sinks.counts.entry(event.category).or_default() += 1;
         if !self.quiet {
             let _ = writeln!(std::io::stderr().lock(), "{}", event.human());
         }

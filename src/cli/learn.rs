@@ -59,7 +59,7 @@ pub fn main(argv: Vec<OsString>) -> Result<i32, Failure> {
     if args.command.is_empty() {
         return Err(usage(anyhow!("no command given")));
     }
-    let (base, _extras) = build_policy(&args.sources).map_err(fail(exit::BAD_POLICY))?;
+    let (base, _extras) = build_policy(&args.sources, false).map_err(fail(exit::BAD_POLICY))?;
     let base_text = base_sections(&args.sources).map_err(fail(exit::BAD_POLICY))?;
     let categories = learned_categories(&base, &args);
     let mut policy = base;
@@ -79,6 +79,9 @@ pub fn main(argv: Vec<OsString>) -> Result<i32, Failure> {
         stats: false,
         allow_bound: !args.no_bound_allow,
         learn: Some(Arc::clone(&recorder)),
+        switchable: Vec::new(),
+        violation_exit_offset: false,
+        outside_exec: false,
     };
     let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     let outcome = supervise::run(config, &args.command, &env).map_err(run_failure)?;

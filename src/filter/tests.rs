@@ -31,6 +31,8 @@ const EPERM_CALLS: &[(i64, &str)] = &[
     (431, "fsconfig"),
     (442, "mount_setattr"),
 ];
+/// Refused with ENOSYS so that libc falls back to clone.
+const CLONE3: i64 = 435;
 const WRITE_CALLS: &[(i64, &str)] = &[
     (85, "creat"),
     (469, "file_setattr"),
@@ -69,6 +71,7 @@ const WRITE_CALLS: &[(i64, &str)] = &[
     (93, "fchown"),
     (190, "fsetxattr"),
     (199, "fremovexattr"),
+    (163, "acct"),
 ];
 const EXEC_CALLS: &[(i64, &str)] = &[(59, "execve"), (322, "execveat")];
 /// Stat calls that in-sandbox commands can arrive on, whatever the flags.
@@ -137,7 +140,7 @@ fn reference(watch: &Watch, data: &SeccompData) -> u32 {
             notify_if(watch.read)
         }
     };
-    if listed(ENOSYS_CALLS, nr) || nr >= 470 {
+    if listed(ENOSYS_CALLS, nr) || nr == CLONE3 || nr >= 470 {
         return ERR_ENOSYS;
     }
     if listed(EPERM_CALLS, nr) {
@@ -180,15 +183,27 @@ fn reference(watch: &Watch, data: &SeccompData) -> u32 {
         257 => open_decision(low(2)),
         437 => notify_if(watch.read || watch.write),
         44 => notify_if(watch.net && data.args[4] != 0),
+        // clone: CLONE_NEWUSER (new user namespaces) or CLONE_PARENT
+        // (lock:exec ancestry), in the low half of the flags; unshare:
+        // CLONE_NEWUSER.
+        56 => notify_if(
+            (watch.user_ns && low(0) & 0x1000_0000 != 0) || (watch.magic && low(0) & 0x8000 != 0),
+        ),
+        272 => notify_if(watch.user_ns && low(0) & 0x1000_0000 != 0),
+        308 => notify_if(watch.user_ns),
+        // ioctl(TIOCSTI), typing into a terminal, is refused always (by
+        // the supervisor while writes are watched); the inode-changing
+        // requests are seen while writes are watched.
+        16 if low(1) == 0x5412 && !watch.write => ERR_EPERM,
+        16 => notify_if(watch.write && (low(1) == 0x5412 || INODE_IOCTLS.contains(&low(1)))),
+        160 => notify_if(watch.write && low(0) == 4),
+        302 => notify_if(watch.write && low(1) == 4),
         // ptrace: TRACEME, ATTACH, SEIZE start tracing.
         101 => notify_if(watch.tree && matches!(low(0), 0 | 16 | 0x4206)),
-        // clone with CLONE_PARENT; prctl(PR_SET_CHILD_SUBREAPER).
-        56 => notify_if(watch.magic && low(0) & 0x8000 != 0),
+        // prctl(PR_SET_CHILD_SUBREAPER).
         157 => notify_if(watch.magic && low(0) == 36),
         // memfd_create, made non-executable while exec rules hold.
         319 => notify_if(watch.exec),
-        // ioctl(TIOCSTI): typing into a terminal, refused always.
-        16 if low(1) == 0x5412 => ERR_EPERM,
         _ => ALLOW,
     }
 }
@@ -217,8 +232,14 @@ fn reference_lists_name_the_right_calls() {
         (437, "openat2"),
         (317, "seccomp"),
         (44, "sendto"),
-        (101, "ptrace"),
+        (CLONE3, "clone3"),
         (56, "clone"),
+        (272, "unshare"),
+        (308, "setns"),
+        (16, "ioctl"),
+        (160, "setrlimit"),
+        (302, "prlimit64"),
+        (101, "ptrace"),
         (157, "prctl"),
     ];
     for (nr, name) in pairs.chain(singles) {
@@ -226,16 +247,17 @@ fn reference_lists_name_the_right_calls() {
     }
 }
 
-/// Every combination of the seven switches.
+/// Every combination of the eight switches.
 fn all_watches() -> impl Iterator<Item = Watch> {
-    (0..128u32).map(|bits| Watch {
+    (0..256u32).map(|bits| Watch {
         read: bits & 1 != 0,
         write: bits & 2 != 0,
         exec: bits & 4 != 0,
         stat: bits & 8 != 0,
         magic: bits & 16 != 0,
         net: bits & 32 != 0,
-        tree: bits & 64 != 0,
+        user_ns: bits & 64 != 0,
+        tree: bits & 128 != 0,
     })
 }
 
@@ -268,6 +290,7 @@ const PALUDIS: Watch = Watch {
     stat: false,
     magic: true,
     net: true,
+    user_ns: true,
     tree: true,
 };
 
@@ -278,6 +301,7 @@ const EVERYTHING: Watch = Watch {
     stat: true,
     magic: true,
     net: true,
+    user_ns: true,
     tree: true,
 };
 
@@ -563,6 +587,7 @@ fn category_follows_its_switch(list: &[(i64, &str)], on: Watch) {
             stat: !on.stat,
             magic: !on.magic,
             net: !on.net,
+            user_ns: !on.user_ns,
             tree: !on.tree,
         };
         let expected = if list == MAGIC_STAT_CALLS || list == OTHER_STAT_CALLS {
@@ -686,6 +711,14 @@ fn probes() -> Vec<[u64; 6]> {
         [1, 8, 0, 0, 0, 0],
         arg(4, 1 << 32),
         arg(4, 0x7ffd_0000_1000),
+        // clone/unshare flags with and without CLONE_NEWUSER; the upper
+        // half is not part of an int.
+        arg(0, 0x1000_0000 | libc::SIGCHLD as u64),
+        arg(0, 0x1_0000_0000 | libc::CLONE_NEWNS as u64),
+        // RLIMIT_CORE as setrlimit's and prlimit64's resource.
+        [4, 4, 0, 0, 0, 0],
+        [0x1_0000_0004, 0x1_0000_0004, 0, 0, 0, 0],
+        [5, 3, 0, 0, 0, 0],
         // ptrace requests, prctl(PR_SET_CHILD_SUBREAPER), CLONE_PARENT.
         arg(0, 16),
         arg(0, 0x4206),
@@ -695,6 +728,22 @@ fn probes() -> Vec<[u64; 6]> {
         arg(1, 0x5412),
         arg(1, 0xffff_ffff_0000_5412),
     ];
+    // Each inode ioctl, its neighbours, and with a high half.
+    for &request in INODE_IOCTLS {
+        for r in [request - 1, request, request + 1] {
+            probes.push([3, u64::from(r), 0, 0, 0, 0]);
+        }
+        probes.push([3, 0xdead_0000_0000 | u64::from(request), 0, 0, 0, 0]);
+    }
+    // Terminal and socket ioctls that must stay in the kernel.
+    for r in [
+        libc::TCGETS,
+        libc::TIOCGWINSZ,
+        libc::FIONREAD,
+        libc::FIOCLEX,
+    ] {
+        probes.push([0, r, 0, 0, 0, 0]);
+    }
     // Each flag bit alone, where open, openat, statx and newfstatat keep
     // their flags.
     for bit in 0..32 {
@@ -777,8 +826,9 @@ fn dispatch_costs_logarithmic_steps() {
             .max()
             .unwrap();
         // Prologue (4) + about log2(2 * table length) compares + a leaf of at
-        // most 4 + the return.
-        assert!(worst <= 4 + 9 + 4 + 1, "{worst} steps under {watch:?}");
+        // most 8 (the ioctl leaf: a load and a binary search over the
+        // inode ioctls) + the return.
+        assert!(worst <= 4 + 9 + 8 + 1, "{worst} steps under {watch:?}");
     }
 }
 
@@ -790,9 +840,10 @@ fn programs_pass_the_kernel_load_checks_for_every_watch() {
     }
     let paludis = build(&PALUDIS).len();
     let everything = build(&EVERYTHING).len();
-    assert!(paludis < 150, "paludis watch takes {paludis} instructions");
+    // The inode ioctl search alone takes about 60.
+    assert!(paludis < 200, "paludis watch takes {paludis} instructions");
     assert!(
-        everything < 150,
+        everything < 200,
         "full watch takes {everything} instructions"
     );
 }
@@ -812,6 +863,83 @@ fn nothing_watched_costs_only_the_refusals() {
     }
     assert!(!notified.contains(&libc::SYS_readlink));
     assert!(!notified.contains(&libc::SYS_io_uring_setup));
+}
+
+#[test]
+fn inode_ioctls_are_sorted_and_named() {
+    assert!(INODE_IOCTLS.windows(2).all(|w| w[0] < w[1]));
+    for &r in INODE_IOCTLS {
+        assert!(inode_ioctl_name(r).is_some(), "{r:#x}");
+    }
+}
+
+#[test]
+fn inode_flag_ioctls_are_notified_and_terminal_ioctls_are_not() {
+    for (request, want) in [
+        (0x4008_6602, NOTIFY), // FS_IOC_SETFLAGS
+        (0x401c_5820, NOTIFY), // FS_IOC_FSSETXATTR
+        (0x4008_7602, NOTIFY), // FS_IOC_SETVERSION
+        (0x8008_6601, ALLOW),  // FS_IOC_GETFLAGS
+        (libc::TCGETS, ALLOW),
+        (libc::FIONREAD, ALLOW),
+    ] {
+        assert_eq!(
+            verdict(&PALUDIS, 16, [0, request, 0, 0, 0, 0]),
+            want,
+            "{request:#x}"
+        );
+        assert_eq!(
+            verdict(&Watch::default(), 16, [0, request, 0, 0, 0, 0]),
+            ALLOW
+        );
+    }
+}
+
+#[test]
+fn new_user_namespaces_are_notified_unless_allowed_from_the_start() {
+    let refused = Watch {
+        user_ns: true,
+        ..Watch::default()
+    };
+    let newuser = libc::CLONE_NEWUSER as u64;
+    for nr in [libc::SYS_clone, libc::SYS_unshare] {
+        assert_eq!(verdict(&refused, nr, arg(0, newuser)), NOTIFY);
+        assert_eq!(verdict(&refused, nr, arg(0, libc::SIGCHLD as u64)), ALLOW);
+        assert_eq!(
+            verdict(&refused, nr, arg(0, libc::CLONE_NEWNS as u64)),
+            ALLOW
+        );
+        assert_eq!(verdict(&Watch::default(), nr, arg(0, newuser)), ALLOW);
+    }
+    assert_eq!(verdict(&refused, libc::SYS_setns, NO_ARGS), NOTIFY);
+    assert_eq!(verdict(&Watch::default(), libc::SYS_setns, NO_ARGS), ALLOW);
+}
+
+#[test]
+fn clone3_gets_enosys_under_every_watch() {
+    for watch in all_watches() {
+        assert_eq!(verdict(&watch, libc::SYS_clone3, NO_ARGS), ERR_ENOSYS);
+    }
+}
+
+#[test]
+fn core_limit_changes_are_notified_when_writes_are_watched() {
+    let core = libc::RLIMIT_CORE as u64;
+    assert_eq!(verdict(&PALUDIS, libc::SYS_setrlimit, arg(0, core)), NOTIFY);
+    assert_eq!(verdict(&PALUDIS, libc::SYS_prlimit64, arg(1, core)), NOTIFY);
+    let nofile = libc::RLIMIT_NOFILE as u64;
+    assert_eq!(
+        verdict(&PALUDIS, libc::SYS_setrlimit, arg(0, nofile)),
+        ALLOW
+    );
+    assert_eq!(
+        verdict(&PALUDIS, libc::SYS_prlimit64, arg(1, nofile)),
+        ALLOW
+    );
+    assert_eq!(
+        verdict(&reads_only(), libc::SYS_setrlimit, arg(0, core)),
+        ALLOW
+    );
 }
 
 #[test]

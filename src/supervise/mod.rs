@@ -7,6 +7,7 @@ pub mod landlock;
 pub mod process;
 pub mod resolve;
 pub mod spawn;
+pub mod userns;
 
 use crate::filter::{self, Watch};
 use crate::policy::{Category, Lock, Policy};
@@ -35,6 +36,16 @@ pub struct Config {
     pub stats: bool,
     /// Allow connects and sends to addresses the tree bound successfully.
     pub allow_bound: bool,
+    /// Categories that in-sandbox commands may switch on although they are
+    /// off at start: the filter watches them from the start (at a cost,
+    /// measured in the README). `sydbox` sets write, exec and network.
+    pub switchable: Vec<Category>,
+    /// Exit with 128 plus the command's code when anything was reported
+    /// (sydbox-1's `core/violation/exit_code:0`).
+    pub violation_exit_offset: bool,
+    /// Whether sydbox's `cmd/exec` (run a program outside the sandbox) is
+    /// available to processes that may send commands; `sydbox` sets it.
+    pub outside_exec: bool,
     /// For `stockade learn`: where reports go instead of stderr.
     pub learn: Option<Arc<crate::learn::Recorder>>,
 }
@@ -77,15 +88,20 @@ pub enum RunError {
 /// unless the lock is on from the start; they arrive as stats. While they are
 /// possible, exec is watched too: a command may set `lock:exec` (an exec then
 /// ends that process's commands) or add `exec/kill_if_match` rules.
-pub fn watch_for(policy: &Policy) -> Watch {
+///
+/// `switchable` names categories that commands may switch on later: they
+/// are watched from the start while commands are possible.
+pub fn watch_for(policy: &Policy, switchable: &[Category]) -> Watch {
     let magic = policy.lock() != Lock::On;
+    let on = |c: Category| policy.is_on(c) || (magic && switchable.contains(&c));
     Watch {
-        read: policy.is_on(Category::Read),
-        write: policy.is_on(Category::Write),
-        exec: policy.is_on(Category::Exec) || magic || policy.has_exec_kill_rules(),
-        stat: policy.is_on(Category::Stat),
+        read: on(Category::Read),
+        write: on(Category::Write),
+        exec: on(Category::Exec) || magic || policy.has_exec_kill_rules(),
+        stat: on(Category::Stat),
         magic,
-        net: policy.is_on(Category::NetBind) || policy.is_on(Category::NetConnect),
+        net: on(Category::NetBind) || on(Category::NetConnect),
+        user_ns: !policy.allows_user_namespace(),
         // Always: the tree ends at its own processes, whatever the policy.
         tree: true,
     }
@@ -126,6 +142,18 @@ pub struct Shared {
     pub exec_roots: Option<Vec<Vec<u8>>>,
     /// Whether successful binds allow later connects (on by default).
     allow_bound: std::sync::atomic::AtomicBool,
+    /// Whether the tree switched process accounting on (acct(PATH) to an
+    /// allowed file): only then may it switch it off.
+    pub accounting_on: std::sync::atomic::AtomicBool,
+    /// Wait for every descendant when the command exits; read by the
+    /// reaper at that moment, set by `--wait-all` or in-sandbox commands.
+    wait_all: Arc<std::sync::atomic::AtomicBool>,
+    /// Exit with 128 plus the command's code after any report.
+    violation_exit_offset: std::sync::atomic::AtomicBool,
+    /// sydbox-1 options already named as having no effect.
+    named_no_effect: Mutex<HashSet<&'static str>>,
+    /// Whether `cmd/exec` may run programs outside the sandbox.
+    pub outside_exec: bool,
     idle: AtomicUsize,
     workers: AtomicUsize,
 }
@@ -187,6 +215,30 @@ impl Shared {
     /// `core/whitelist/successful_bind`).
     pub fn set_allow_bound(&self, on: bool) {
         self.allow_bound.store(on, Ordering::Relaxed);
+    }
+
+    /// Switches waiting for every descendant at the command's exit
+    /// (sydbox's `core/trace/exit_wait_all`).
+    pub fn set_wait_all(&self, on: bool) {
+        self.wait_all.store(on, Ordering::SeqCst);
+    }
+
+    /// Switches sydbox's `core/violation/exit_code:0` on.
+    pub fn set_violation_exit_offset(&self) {
+        self.violation_exit_offset.store(true, Ordering::SeqCst);
+    }
+
+    /// Names a sydbox-1 option that has no effect on stderr, the first time
+    /// it is set in this run.
+    pub fn name_no_effect(&self, option: &'static str, why: &str) {
+        let mut named = self
+            .named_no_effect
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if named.insert(option) {
+            self.reporter
+                .message(&format!("{option} is accepted and has no effect: {why}"));
+        }
     }
 
     /// Whether `dest` is covered by an address the tree's sockets were
@@ -450,7 +502,7 @@ pub fn run(
             what: "prepare the command's arguments",
             source,
         })?;
-    let watch = watch_for(&config.policy);
+    let watch = watch_for(&config.policy, &config.switchable);
     let program_filter = filter::build(&watch);
 
     // The sandboxed tree runs as our user: without this it could ptrace
@@ -476,7 +528,11 @@ pub fn run(
     process::block_supervisor_signals();
     let (confine, confined) = tree_confinement();
     let layers: Vec<&std::os::fd::OwnedFd> = confine.iter().chain(ruleset).collect();
-    let spawned = spawn::spawn(&exec, &program_filter, &layers)?;
+    // Core dumps are files the kernel writes into the crashing process's
+    // working directory, out of any check: with write checks on, the tree
+    // starts with RLIMIT_CORE at 0 and may not raise it
+    // (handlers/kernel_writes.rs).
+    let spawned = spawn::spawn(&exec, &program_filter, &layers, watch.write)?;
     let listener = Listener::new(spawned.listener.try_clone().map_err(|e| RunError::Setup {
         what: "hold the listener",
         source: Errno(e.raw_os_error().unwrap_or(libc::EIO)),
@@ -506,6 +562,11 @@ pub fn run(
             _ => None,
         },
         allow_bound: std::sync::atomic::AtomicBool::new(config.allow_bound),
+        accounting_on: std::sync::atomic::AtomicBool::new(false),
+        wait_all: Arc::new(std::sync::atomic::AtomicBool::new(config.wait_all)),
+        violation_exit_offset: std::sync::atomic::AtomicBool::new(config.violation_exit_offset),
+        named_no_effect: Mutex::new(HashSet::new()),
+        outside_exec: config.outside_exec,
         idle: AtomicUsize::new(0),
         workers: AtomicUsize::new(0),
     });
@@ -519,10 +580,11 @@ pub fn run(
         start_worker(&shared);
     }
     if let Err(e) = spawned.wait_exec(&path) {
-        let _ = process::wait_tree(spawned.pid, spawned.pidfd, false);
+        let never = std::sync::atomic::AtomicBool::new(false);
+        let _ = process::wait_tree(spawned.pid, spawned.pidfd, &never);
         return Err(e.into());
     }
-    let status = process::wait_tree(spawned.pid, spawned.pidfd, config.wait_all);
+    let status = process::wait_tree(spawned.pid, spawned.pidfd, &shared.wait_all);
     let stats = shared.stats.as_ref().map(|s| {
         let mut table = s.table(|nr| filter::syscall_name(nr).unwrap_or("?").to_string());
         if let Some(kib) = peak_rss_kib() {
@@ -533,9 +595,14 @@ pub fn run(
         }
         table
     });
+    let summary = shared.reporter.summary();
+    let mut exit_code = process::exit_code(status);
+    if summary.is_some() && shared.violation_exit_offset.load(Ordering::SeqCst) {
+        exit_code += 128;
+    }
     Ok(Outcome {
-        exit_code: process::exit_code(status),
-        summary: shared.reporter.summary(),
+        exit_code,
+        summary,
         stats,
     })
 }

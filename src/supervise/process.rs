@@ -4,6 +4,7 @@
 use crate::sys::process::{self as sysproc, ExitStatus};
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The signals stockade forwards to the command.
 pub const FORWARDED: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
@@ -19,9 +20,10 @@ pub fn block_supervisor_signals() {
 
 /// Waits for the tree to end and returns the command's status. Signals sent
 /// to stockade are forwarded to the command. When the command exits, the
-/// remaining descendants are killed unless `wait_all`; orphans reparent to
-/// stockade (a child subreaper) and are reaped here either way.
-pub fn wait_tree(root: i32, root_pidfd: OwnedFd, wait_all: bool) -> ExitStatus {
+/// remaining descendants are killed unless `wait_all` is set at that moment
+/// (in-sandbox commands may change it while the tree runs); orphans reparent
+/// to stockade (a child subreaper) and are reaped here either way.
+pub fn wait_tree(root: i32, root_pidfd: OwnedFd, wait_all: &AtomicBool) -> ExitStatus {
     let mut root_status = None;
     let mut waited = vec![libc::SIGCHLD];
     waited.extend(FORWARDED);
@@ -37,7 +39,7 @@ pub fn wait_tree(root: i32, root_pidfd: OwnedFd, wait_all: bool) -> ExitStatus {
                 Err(_) => return root_status.unwrap_or(ExitStatus::Exited(0)),
             }
         }
-        if root_status.is_some() && !wait_all {
+        if root_status.is_some() && !wait_all.load(Ordering::SeqCst) {
             kill_descendants();
         }
         match sysproc::wait_signal(&waited) {
@@ -47,6 +49,65 @@ pub fn wait_tree(root: i32, root_pidfd: OwnedFd, wait_all: bool) -> ExitStatus {
             _ => {}
         }
     }
+}
+
+/// Who a program started outside the sandbox runs as, where, and with what.
+#[derive(Debug, Clone)]
+pub struct Outside {
+    /// The program and its arguments (`argv[0]` is looked up in the PATH
+    /// of `env`, as execvpe(3) does).
+    pub argv: Vec<Vec<u8>>,
+    /// The whole environment, `NAME=VALUE` entries.
+    pub env: Vec<Vec<u8>>,
+    /// The working directory.
+    pub cwd: Vec<u8>,
+    /// `Some((uid, gid))` to drop to (a root supervisor acting for an
+    /// unprivileged caller); supplementary groups are then cleared.
+    pub ids: Option<(u32, u32)>,
+}
+
+/// Starts `outside.argv` as a child of the supervisor, not under the
+/// seccomp filter, with stdin from /dev/null and stdout and stderr on
+/// stockade's stderr (sydbox-1's `cmd/exec`). Returns once the program has
+/// been exec'd, with its pid, or the errno of the failed chdir or exec; the
+/// program is not waited for here (the supervisor's reaper collects it).
+pub fn spawn_outside(outside: &Outside) -> Result<u32, crate::sys::Errno> {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::process::CommandExt;
+    let errno = |e: std::io::Error| crate::sys::Errno(e.raw_os_error().unwrap_or(libc::EIO));
+    let (program, args) = outside
+        .argv
+        .split_first()
+        .ok_or(crate::sys::Errno(libc::EINVAL))?;
+    let mut command = std::process::Command::new(OsStr::from_bytes(program));
+    command.args(args.iter().map(|a| OsStr::from_bytes(a)));
+    command.env_clear();
+    for entry in &outside.env {
+        if let Some(eq) = entry.iter().position(|&b| b == b'=') {
+            command.env(
+                OsStr::from_bytes(&entry[..eq]),
+                OsStr::from_bytes(&entry[eq + 1..]),
+            );
+        }
+    }
+    command.current_dir(OsStr::from_bytes(&outside.cwd));
+    if let Some((uid, gid)) = outside.ids {
+        command.uid(uid).gid(gid);
+    }
+    let stderr = std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(errno)?;
+    let stderr_too = stderr.try_clone().map_err(errno)?;
+    command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::from(stderr))
+        .stderr(std::process::Stdio::from(stderr_too));
+    // std reports a failed exec (or chdir, setuid) of the child as the
+    // child's errno, through a close-on-exec pipe: success means exec'd.
+    let child = command.spawn().map_err(errno)?;
+    Ok(child.id())
 }
 
 /// The exit code stockade returns for the command's status: its own code, or

@@ -89,11 +89,14 @@ fn read_message(fd: &OwnedFd) -> Result<Option<(u32, i32)>, Errno> {
 /// The layers: the tree's scope ([`crate::sys::landlock::create_scope_ruleset`]),
 /// with which the kernel keeps ptrace, memory access, descriptor theft and
 /// (ABI 6) signals inside the tree whatever pid a call names by the time it
-/// runs; and the exec rules given at start (`landlock.rs`).
+/// runs; and the exec rules given at start (`landlock.rs`). With
+/// `no_core_dumps`, the child sets RLIMIT_CORE to 0 (soft and hard) first;
+/// every other inherited limit is kept.
 pub fn spawn(
     exec: &process::ExecArgs,
     filter: &[libc::sock_filter],
     layers: &[&OwnedFd],
+    no_core_dumps: bool,
 ) -> Result<Spawned, SpawnError> {
     let (status_reader, status_writer) = process::pipe_cloexec().map_err(setup("create a pipe"))?;
     let (ack_reader, ack_writer) = process::pipe_cloexec().map_err(setup("create a pipe"))?;
@@ -107,7 +110,15 @@ pub fn spawn(
     #[allow(unsafe_code)]
     let forked = unsafe { process::fork() };
     match forked.map_err(setup("fork"))? {
-        process::Forked::Child => child(exec, filter, layers, parent, &status_writer, &ack_reader),
+        process::Forked::Child => child(
+            exec,
+            filter,
+            layers,
+            no_core_dumps,
+            parent,
+            &status_writer,
+            &ack_reader,
+        ),
         process::Forked::Parent(pid) => {
             drop(status_writer);
             drop(ack_reader);
@@ -147,6 +158,7 @@ fn child(
     exec: &process::ExecArgs,
     filter: &[libc::sock_filter],
     layers: &[&OwnedFd],
+    no_core_dumps: bool,
     parent: i32,
     status: &OwnedFd,
     ack: &OwnedFd,
@@ -157,6 +169,9 @@ fn child(
         process::exit_immediately(126);
     }
     process::reset_signals_for_exec();
+    if no_core_dumps && process::disable_core_dumps().is_err() {
+        process::exit_immediately(126);
+    }
     // The supervisor is not dumpable, and a fork keeps that until exec; the
     // supervisor must be able to take the listener from this child.
     if process::set_dumpable().is_err() {

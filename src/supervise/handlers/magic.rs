@@ -12,7 +12,8 @@ use crate::filter::Watch;
 use crate::policy::sydbox::{self, SydboxOption, Translation};
 use crate::policy::{Applied, Category, Command, Lock, parse_rule};
 use crate::report::escape;
-use crate::supervise::call::{Call, Reply, Step};
+use crate::supervise::call::{Call, CallerStatus, Reply, Step};
+use crate::supervise::process;
 use crate::sys::{Errno, fs, mem};
 use std::os::fd::AsFd;
 
@@ -57,7 +58,14 @@ pub fn handle(call: &Call, path: &[u8]) -> Step<Reply> {
         return succeed(call);
     }
     let commands = if sydbox {
-        sydbox_commands(call, rule)?
+        match sydbox_translation(call, rule)? {
+            Translation::Commands(commands) => commands,
+            Translation::Exec(argv) => return exec_outside(call, rule, argv),
+            other => {
+                sydbox_setting(call, other);
+                return succeed(call);
+            }
+        }
     } else {
         native_command(call, rule)?
     };
@@ -70,6 +78,16 @@ pub fn handle(call: &Call, path: &[u8]) -> Step<Reply> {
             category.name()
         );
         refuse(call, rule, &why);
+        return Err(Errno(libc::EPERM).into());
+    }
+    if !call.shared.watch.user_ns && commands.contains(&Command::AllowUserNamespace(false)) {
+        // The filter lets them through in the kernel: it cannot be
+        // tightened from inside.
+        refuse(
+            call,
+            rule,
+            "user namespaces cannot be refused inside the sandbox: they were allowed at start",
+        );
         return Err(Errno(libc::EPERM).into());
     }
     // One write lock for the whole command: concurrent commands from many
@@ -112,19 +130,74 @@ fn native_command(call: &Call, rule: &[u8]) -> Step<Vec<Command>> {
     })
 }
 
-fn sydbox_commands(call: &Call, rule: &[u8]) -> Step<Vec<Command>> {
-    match sydbox::translate(rule) {
-        Ok(Translation::Commands(commands)) => Ok(commands),
-        Ok(Translation::Option(SydboxOption::SuccessfulBind(on))) => {
-            call.shared.set_allow_bound(on);
-            Ok(Vec::new())
+fn sydbox_translation(call: &Call, rule: &[u8]) -> Step<Translation> {
+    sydbox::translate(rule).map_err(|e| {
+        refuse(call, rule, &e.to_string());
+        Errno(libc::EINVAL).into()
+    })
+}
+
+/// Acts on a sydbox-1 setting that is not a native command.
+fn sydbox_setting(call: &Call, translation: Translation) {
+    let shared = call.shared;
+    match translation {
+        Translation::Option(SydboxOption::SuccessfulBind(on)) => shared.set_allow_bound(on),
+        Translation::Option(SydboxOption::ExitWaitAll(on)) => shared.set_wait_all(on),
+        Translation::Option(SydboxOption::ViolationExitOffset) => {
+            shared.set_violation_exit_offset()
         }
-        // Run options such as exit_wait_all only mean something at start.
-        Ok(_) => Ok(Vec::new()),
-        Err(e) => {
-            refuse(call, rule, &e.to_string());
-            Err(Errno(libc::EINVAL).into())
+        Translation::NoEffect { option, why } => shared.name_no_effect(option, why),
+        _ => {}
+    }
+}
+
+/// `cmd/exec!PROGRAM\037ARG...`: runs PROGRAM outside the sandbox, as the
+/// caller (its uid and gid when the supervisor is root), in its working
+/// directory and with its environment; output goes to stockade's stderr.
+/// Only a caller that may send commands gets here: the lock closes this
+/// door like every other command. As in sydbox-1, the stat succeeds once
+/// the program has been exec'd (it is not waited for) and fails with the
+/// errno of a failed exec.
+///
+/// stockade under its own name does not offer it (EPERM, reported): it is
+/// an escape hatch only sydbox-1's users expect.
+fn exec_outside(call: &Call, rule: &[u8], argv: Vec<Vec<u8>>) -> Step<Reply> {
+    if !call.shared.outside_exec {
+        refuse(
+            call,
+            rule,
+            "cmd/exec is only offered by stockade invoked as sydbox",
+        );
+        return Err(Errno(libc::EPERM).into());
+    }
+    let pid = call.n.pid;
+    let mut environ = Vec::new();
+    fs::read_small_file(format!("/proc/{pid}/environ").as_bytes(), &mut environ)?;
+    let cwd = fs::readlink_at(None, format!("/proc/{pid}/cwd").as_bytes())?;
+    let status = CallerStatus::read(pid)?;
+    // All read from /proc/PID: make sure PID is still the caller.
+    call.ensure_valid()?;
+    let ids = (call.shared.as_root && (status.fsuid != 0 || status.fsgid != 0))
+        .then_some((status.fsuid, status.fsgid));
+    let outside = process::Outside {
+        argv,
+        env: environ
+            .split(|&b| b == 0)
+            .filter(|e| !e.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect(),
+        cwd,
+        ids,
+    };
+    match process::spawn_outside(&outside) {
+        Ok(child) => {
+            call.shared.reporter.message(&format!(
+                "in-sandbox command {} from pid {pid}: started pid {child} outside the sandbox",
+                escape(rule)
+            ));
+            succeed(call)
         }
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -5,8 +5,10 @@
 
 pub mod describe;
 pub mod exec;
+pub mod kernel_writes;
 pub mod magic;
 pub mod mutate;
+pub mod namespace;
 pub mod net;
 pub mod open;
 pub mod stat;
@@ -22,6 +24,20 @@ const SYS_GETXATTRAT: i64 = 464;
 const SYS_LISTXATTRAT: i64 = 465;
 const SYS_REMOVEXATTRAT: i64 = 466;
 const SYS_FCHMODAT2: i64 = 452;
+
+/// clone(2): the filter sends it for CLONE_NEWUSER (a new user namespace)
+/// and for CLONE_PARENT (`lock:exec` ancestry); each flag has its judge.
+fn clone(call: &Call) -> super::call::Step<Reply> {
+    let flags = call.arg(0);
+    if flags & libc::CLONE_NEWUSER as u64 != 0 {
+        // Refuses (EPERM), or lets the flag through.
+        namespace::new_namespace(call)?;
+    }
+    if flags & libc::CLONE_PARENT as u64 != 0 {
+        return tree::clone(call);
+    }
+    Ok(Reply::ContinueRacy)
+}
 
 /// Routes a notification to its handler.
 pub fn dispatch(call: &Call) -> Reply {
@@ -100,8 +116,13 @@ pub fn dispatch(call: &Call) -> Reply {
         libc::SYS_tgkill | libc::SYS_rt_tgsigqueueinfo => tree::tgkill(call),
         libc::SYS_rt_sigqueueinfo => tree::rt_sigqueueinfo(call),
         libc::SYS_pidfd_send_signal => tree::pidfd_send_signal(call),
-        libc::SYS_clone => tree::clone(call),
+        libc::SYS_clone => clone(call),
         libc::SYS_prctl => tree::prctl(call),
+        libc::SYS_unshare => namespace::new_namespace(call),
+        libc::SYS_setns => namespace::setns(call),
+        libc::SYS_acct => kernel_writes::acct(call),
+        libc::SYS_ioctl => kernel_writes::ioctl(call),
+        libc::SYS_setrlimit | libc::SYS_prlimit64 => kernel_writes::core_limit(call),
         // The filter sends nothing else; fail closed if it ever does.
         _ => Ok(Reply::Error(crate::sys::Errno(libc::ENOSYS))),
     };

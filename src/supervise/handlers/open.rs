@@ -137,6 +137,12 @@ fn perform(call: &Call, req: Request) -> Step<Reply> {
     } else {
         Category::Read
     };
+    // Without O_CREAT the kernel fails with ENOENT before any permission
+    // check; a denied area does not change that (nor does it for
+    // sydbox-1), and it is not a violation.
+    if !creating && flags & libc::O_TMPFILE != libc::O_TMPFILE {
+        call.fail_if_missing_in(category, &resolved)?;
+    }
     call.check(category, &resolved.path, || {
         format!(
             "{}, {}",
