@@ -235,3 +235,25 @@ print(os.read(fd, 4).decode(), cloexec, os.readlink('/proc/self/fd/%d' % fd))";
     assert_eq!(stdout(&bare), "data 1 /memfd:buf (deleted)\n");
     assert_eq!(stdout(&out), stdout(&bare), "{}", stderr(&out));
 }
+
+#[test]
+fn typing_into_the_terminal_is_reported_under_write_checks_issue8() {
+    if skip_unless(
+        tiocsti_works(),
+        "TIOCSTI is disabled on this kernel (dev.tty.legacy_tiocsti = 0)",
+    ) {
+        return;
+    }
+    let mut inside = vec![stockade_bin(), "-p", "paludis", "--"];
+    inside.extend_from_slice(&[python(), "-c", TYPE_INTO_TERMINAL]);
+    let out = on_a_terminal(&inside);
+    assert!(
+        out.contains(&format!("INJECT:errno {}", libc::EPERM)),
+        "TIOCSTI should fail with EPERM under -p paludis:\n{out}"
+    );
+    assert!(
+        out.contains("TIOCSTI") && out.contains("types into a terminal"),
+        "the refusal should be reported:\n{out}"
+    );
+    assert!(!out.contains("GOT:touch"), "{out}");
+}
