@@ -372,3 +372,54 @@ fn shared_mapping_swapped_in_after_the_exec_check_never_runs_issue8() {
         stdout(&out)
     );
 }
+
+/// Python that signals the process whose pid is `sys.argv[1]` with
+/// SIGTERM through pidfd_send_signal(2) on a descriptor of its /proc/PID
+/// directory (which the kernel takes as well as a pidfd), printing `ok` or
+/// the errno.
+const SIGNAL_THROUGH_PROC_DIR: &str = "import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+fd = os.open('/proc/' + sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+r = libc.syscall(ctypes.c_long(424), ctypes.c_long(fd), ctypes.c_long(15), None, ctypes.c_long(0))
+print('ok' if r == 0 else 'errno %d' % ctypes.get_errno())";
+
+#[test]
+fn pidfd_send_signal_through_a_proc_dir_of_a_process_outside_is_refused_issue8() {
+    // stockade read the target from the pidfd's fdinfo only; a /proc/PID
+    // directory has none, so the call went on unseen. Landlock's signal
+    // scope (Linux 6.12) refused it; older kernels delivered it.
+    let mut victim = Command::new("sleep")
+        .arg("60")
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = victim.id().to_string();
+    let out = run(
+        &["-m", "sandbox/write:on", "-m", "allow/write+/dev/null"],
+        &[python(), "-c", SIGNAL_THROUGH_PROC_DIR, &pid],
+    );
+    assert_eq!(
+        stdout(&out),
+        format!("errno {}\n", libc::EPERM),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out)
+            .lines()
+            .any(|l| l.starts_with("stockade: denied process access: ")
+                && l.contains("pidfd_send_signal(")
+                && l.contains(&format!("pid {pid}"))),
+        "{}",
+        stderr(&out)
+    );
+    assert!(victim.try_wait().unwrap().is_none(), "the victim died");
+
+    let control = run_bare(&[python(), "-c", SIGNAL_THROUGH_PROC_DIR, &pid]);
+    assert_eq!(stdout(&control), "ok\n", "{}", stderr(&control));
+    let status = victim.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(15)
+    );
+}
