@@ -8,7 +8,8 @@ use crate::policy::{Category, Outcome};
 use crate::report::{Action, Event};
 use crate::sys::seccomp::Notification;
 use crate::sys::{Errno, fs, mem, process};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
 
 /// How a handled call ends.
 #[derive(Debug)]
@@ -23,6 +24,11 @@ pub enum Reply {
         fd: OwnedFd,
         /// Whether the caller asked for O_CLOEXEC.
         cloexec: bool,
+        /// Nothing can exec the file while our copy is still open for
+        /// writing (it was opened read-only, or has no execute bit), so the
+        /// descriptor may be installed and the call completed in one step,
+        /// one wake-up of the caller instead of two.
+        exec_safe: bool,
     },
     /// The kernel runs the call in the caller. RACE: pointer arguments are
     /// read again by the kernel; each use names its reason.
@@ -45,12 +51,30 @@ pub type Step<T> = Result<T, Reply>;
 /// A notification in the hands of a worker.
 pub struct Call<'a> {
     /// Shared supervisor state.
-    pub shared: &'a Shared,
+    pub shared: &'a Arc<Shared>,
     /// The notification.
     pub n: Notification,
+    /// Its slot in the pool's table of calls in flight.
+    pub slot: usize,
 }
 
 impl Call<'_> {
+    /// Announces that the call is about to block (a FIFO open, a connect,
+    /// a send on a full socket): the receiving passes to another thread
+    /// first, so the other calls go on. Fails with EAGAIN when the pool is
+    /// full, rather than blocking with nobody left to receive; with EINTR
+    /// when the watchdog has already interrupted the call.
+    pub fn may_block(&self) -> Step<()> {
+        if self.shared.pool.interrupted(self.slot) {
+            return Err(Reply::Error(Errno(libc::EINTR)));
+        }
+        if super::pool::hand_off(self.shared, self.slot) {
+            Ok(())
+        } else {
+            Err(Reply::Error(Errno(libc::EAGAIN)))
+        }
+    }
+
     /// The caller, for path resolution.
     pub fn caller(&self) -> Caller {
         Caller { pid: self.n.pid }
@@ -121,7 +145,7 @@ impl Call<'_> {
         // No ID_VALID here: if the pid was reused, the status is another
         // process's, but nothing is done with it before the check that
         // follows the path walk (`resolve`) or the descriptor copy.
-        let mut status = CallerStatus::read(self.n.pid)?;
+        let mut status = CallerStatus::read_cached(&self.shared.callers, self.n.pid)?;
         // Capabilities count only in the user namespace they were given in.
         // A caller that made its own (unshare(CLONE_NEWUSER)) has a full
         // set there and none here, where the supervisor acts: lending it
@@ -157,8 +181,14 @@ impl Call<'_> {
     /// A duplicate of the caller's descriptor `fd` (pidfd_getfd(2)), sharing
     /// its open file description.
     pub fn caller_fd(&self, fd: i32) -> Step<OwnedFd> {
-        let pidfd = self.pidfd()?;
-        let dup = process::pidfd_getfd(pidfd.as_fd(), fd).map_err(|e| {
+        // Through the caller's cached pidfd: no pidfd_open per call.
+        let dup = super::callers::getfd(&self.shared.callers, self.n.pid, fd, || {
+            self.open_pidfd().map_err(|reply| match reply {
+                Reply::Error(e) => e,
+                _ => Errno(libc::ESRCH),
+            })
+        })
+        .map_err(|e| {
             if e.0 == libc::EBADF || e.0 == libc::ENOENT {
                 Reply::Error(Errno(libc::EBADF))
             } else {
@@ -171,16 +201,21 @@ impl Call<'_> {
 
     /// A pidfd naming the calling thread.
     pub fn pidfd(&self) -> Step<OwnedFd> {
+        let fd = self.open_pidfd();
+        self.ensure_valid()?;
+        fd
+    }
+
+    /// A new pidfd for the calling thread, not yet checked with ID_VALID.
+    fn open_pidfd(&self) -> Step<OwnedFd> {
         const PIDFD_THREAD: i32 = libc::O_EXCL;
         let pid = self.n.pid as i32;
         // Before Linux 6.9 only a thread group leader has a pidfd.
-        let fd = process::pidfd_open_flags(pid, PIDFD_THREAD)
+        process::pidfd_open_flags(pid, PIDFD_THREAD)
             .or_else(|_| process::pidfd_open(pid))
             .or_else(|_| {
                 process::pidfd_open(CallerStatus::read(self.n.pid)?.tgid).map_err(Reply::from)
-            });
-        self.ensure_valid()?;
-        fd
+            })
     }
 
     /// Whether the caller may learn if `resolved` exists: always, unless
@@ -381,6 +416,19 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
+thread_local! {
+    /// The umask this worker last set, to skip umask(2) when it is the same.
+    static UMASK: std::cell::Cell<Option<u32>> = const { std::cell::Cell::new(None) };
+}
+
+/// Sets this worker's umask unless it already is `mask`.
+fn set_umask_once(mask: u32) {
+    if UMASK.get() != Some(mask) {
+        process::set_umask(mask);
+        UMASK.set(Some(mask));
+    }
+}
+
 /// This worker's own identity, read once: it never changes between guards.
 fn own_credentials() -> process::Credentials {
     OWN_CREDS.with(|own| {
@@ -430,6 +478,13 @@ impl CallerStatus {
     pub fn read(pid: u32) -> Step<CallerStatus> {
         let mut buf = Vec::with_capacity(2048);
         fs::read_small_file(format!("/proc/{pid}/status").as_bytes(), &mut buf)?;
+        Ok(CallerStatus::parse(&buf))
+    }
+
+    /// Reads `/proc/PID/status` through the descriptor cached for `pid`.
+    pub fn read_cached(callers: &super::callers::Callers, pid: u32) -> Step<CallerStatus> {
+        let mut buf = Vec::with_capacity(4096);
+        callers.read_status(pid, &mut buf)?;
         Ok(CallerStatus::parse(&buf))
     }
 
@@ -506,7 +561,7 @@ impl CredentialGuard {
         // umask set here is this thread's alone. It matters only to calls
         // that create, which always set it, so it is never restored.
         if creates {
-            process::set_umask(status.umask);
+            set_umask_once(status.umask);
         }
         let mut guard = CredentialGuard {
             tgid: status.tgid as u32,

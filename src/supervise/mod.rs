@@ -1,13 +1,17 @@
 //! The seccomp user-notification engine: start the command under the filter,
-//! answer its notifications with a pool of workers, and wait for the tree.
+//! answer its notifications with a pool of workers (one receiver at a time,
+//! `pool.rs`), watch the calls in flight (`watchdog.rs`), and wait for the tree.
 
 pub mod call;
+pub mod callers;
 pub mod handlers;
 pub mod landlock;
+pub mod pool;
 pub mod process;
 pub mod resolve;
 pub mod spawn;
 pub mod userns;
+pub mod watchdog;
 
 use crate::filter::{self, Watch};
 use crate::policy::{Category, Lock, Policy};
@@ -19,7 +23,7 @@ use std::collections::HashSet;
 use std::ffi::OsString;
 use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
@@ -142,6 +146,10 @@ pub struct Shared {
     pub exec_roots: Option<Vec<Vec<u8>>>,
     /// Whether successful binds allow later connects (on by default).
     allow_bound: std::sync::atomic::AtomicBool,
+    /// The workers and the calls they are handling.
+    pub pool: pool::Pool,
+    /// Descriptors kept per calling thread.
+    pub callers: callers::Callers,
     /// Whether the tree switched process accounting on (acct(PATH) to an
     /// allowed file): only then may it switch it off.
     pub accounting_on: std::sync::atomic::AtomicBool,
@@ -154,8 +162,6 @@ pub struct Shared {
     named_no_effect: Mutex<HashSet<&'static str>>,
     /// Whether `cmd/exec` may run programs outside the sandbox.
     pub outside_exec: bool,
-    idle: AtomicUsize,
-    workers: AtomicUsize,
 }
 
 impl Shared {
@@ -356,94 +362,89 @@ struct Execed {
 /// The size at which the set of exec'd processes first drops the dead ones.
 const EXECED_SWEEP: usize = 4096;
 
-/// Workers started waiting for notifications. More are started whenever all
-/// are busy (a blocking open must never stall the others).
-const IDLE_WORKERS: usize = 2;
-/// Idle workers beyond this many leave; the slack avoids starting a thread
-/// on every burst of concurrent calls.
-const MAX_IDLE_WORKERS: usize = 4;
-/// An upper bound on workers, against a tree that blocks on purpose.
-const MAX_WORKERS: usize = 512;
-
-fn start_worker(shared: &Arc<Shared>) {
-    shared.workers.fetch_add(1, Ordering::SeqCst);
-    let shared = Arc::clone(shared);
-    let spawned = std::thread::Builder::new()
-        .name("stockade-worker".into())
-        .stack_size(256 * 1024)
-        .spawn(move || worker(shared));
-    if spawned.is_err() {
-        // The remaining workers carry on; a caller waits a little longer.
+/// Answers notification `n` in the worker holding table slot `slot`.
+fn dispatch(shared: &Arc<Shared>, n: Notification, slot: usize) -> Reply {
+    if n.arch != filter::AUDIT_ARCH_X86_64 {
+        return Reply::Error(Errno(libc::ENOSYS));
+    }
+    let call = Call { shared, n, slot };
+    match handlers::dispatch(&call) {
+        Reply::Kill => {
+            if let Ok(pidfd) = call.pidfd() {
+                let _ = sys::process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+            }
+            Reply::Error(Errno(libc::EACCES))
+        }
+        reply => reply,
     }
 }
 
-fn worker(shared: Arc<Shared>) {
-    // A private umask and working directory for emulating the caller's.
-    if sys::process::unshare_fs().is_err() {
-        shared.workers.fetch_sub(1, Ordering::SeqCst);
-        return;
-    }
-    loop {
-        shared.idle.fetch_add(1, Ordering::SeqCst);
-        // Workers block in RECV itself. Measured on the open storm (20 000
-        // creating opens, bench/README.md): RECV with SYNC_WAKE_UP ~80 µs per
-        // call as the caller sees it; poll(2) then RECV ~120 µs, epoll ~150
-        // µs, RECV without SYNC_WAKE_UP ~110 µs.
-        let received = shared.listener.receive();
-        let idle = shared.idle.fetch_sub(1, Ordering::SeqCst) - 1;
-        let started = Instant::now();
-        let n = match received {
-            Ok(n) => n,
-            Err(e) if e.0 == libc::EINTR => continue,
-            // ENOENT: the caller died before we took its call, or, when it
-            // keeps coming, nobody uses the filter any more.
-            Err(e) if e.0 == libc::ENOENT && !shared.listener.hung_up() => continue,
-            Err(_) => break,
-        };
-        if idle == 0 && shared.workers.load(Ordering::SeqCst) < MAX_WORKERS {
-            start_worker(&shared);
-        }
-        handle(&shared, n, started);
-        if shared.idle.load(Ordering::SeqCst) > MAX_IDLE_WORKERS {
-            break;
-        }
-    }
-    shared.workers.fetch_sub(1, Ordering::SeqCst);
-}
-
-fn handle(shared: &Shared, n: Notification, started: Instant) {
-    let call = Call { shared, n };
-    let reply = if n.arch != filter::AUDIT_ARCH_X86_64 {
-        Reply::Error(Errno(libc::ENOSYS))
-    } else {
-        handlers::dispatch(&call)
-    };
+/// Sends the reply for `n`. A call the watchdog interrupted whose handler
+/// ended in EINTR (its blocking call was cut short) is answered as the
+/// kernel answers a call interrupted by a signal, or not at all when its
+/// caller is gone; one that completed anyway keeps its result, as in the
+/// kernel when the call wins the race with the signal.
+fn respond(
+    shared: &Shared,
+    n: Notification,
+    reply: Reply,
+    interrupt: Option<pool::Interrupt>,
+    received_alone: bool,
+    started: Instant,
+) {
     // Counted before the reply: once the last caller has its answer the tree
     // may exit, and the table is printed.
     if let Some(stats) = &shared.stats {
         stats.record(n.nr, started.elapsed());
     }
     let listener = &shared.listener;
-    // A failed reply means the caller is gone (ENOENT); nothing to do.
-    let _ = match reply {
+    let cut_short = matches!(reply, Reply::Error(Errno(libc::EINTR)));
+    match interrupt {
+        Some(pool::Interrupt::Signal) if cut_short => {
+            // The watchdog saw the signal pending for the caller.
+            let _ = listener.reply_restart_for_signal(n.id);
+            return;
+        }
+        Some(pool::Interrupt::Gone) if cut_short => {
+            shared.callers.stale(n.pid);
+            return;
+        }
+        _ => {}
+    }
+    // A failed reply means the caller is gone (ENOENT): its cached
+    // descriptors are of no more use.
+    let sent = match reply {
         Reply::Value(v) => listener.reply_value(n.id, v),
         Reply::Error(e) => listener.reply_error(n.id, e),
-        Reply::Fd { fd, cloexec } => match listener.reply_with_fd(n.id, fd, cloexec) {
+        // In one step only from the receiver: it closes its copy before it
+        // takes the next notification, so a chmod +x or an exec notified
+        // after the caller's close finds the copy gone. A worker that
+        // handed the receiving over has no such order with the others.
+        Reply::Fd {
+            fd,
+            cloexec,
+            exec_safe,
+        } if exec_safe && received_alone => {
+            match listener.reply_with_fd_at_once(n.id, fd.as_fd(), cloexec) {
+                Ok(_) => Ok(()),
+                Err(e) => listener.reply_error(n.id, e),
+            }
+        }
+        Reply::Fd { fd, cloexec, .. } => match listener.reply_with_fd(n.id, fd, cloexec) {
             Ok(_) => Ok(()),
             Err(e) => listener.reply_error(n.id, e),
         },
         Reply::ContinueRacy => listener.reply_continue_racy(n.id),
-        Reply::Kill => {
-            if let Ok(pidfd) = call.pidfd() {
-                let _ = sys::process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
-            }
-            listener.reply_error(n.id, Errno(libc::EACCES))
-        }
+        // Killed in dispatch, while the pidfd could still name the caller.
+        Reply::Kill => listener.reply_error(n.id, Errno(libc::EACCES)),
         // Handlers say Gone after ID_VALID failed; should one ever say it of
         // a caller still waiting, it must not wait forever.
         Reply::Gone if listener.id_valid(n.id) => listener.reply_error(n.id, Errno(libc::EPERM)),
-        Reply::Gone => Ok(()),
+        Reply::Gone => Err(Errno(libc::ENOENT)),
     };
+    if sent.is_err_and(|e| e.0 == libc::ENOENT) {
+        shared.callers.stale(n.pid);
+    }
 }
 
 /// The supervisor's own peak resident set (VmHWM of /proc/self/status), in
@@ -526,13 +527,34 @@ pub fn run(
         _ => None,
     };
     process::block_supervisor_signals();
+    // Blocked calls each hold a descriptor or two, and the pool is sized to
+    // the limit: take all the hard limit allows. The command gets the soft
+    // limit it would have had (exec keeps limits).
+    let original_nofile = sys::process::nofile_limit().ok();
+    let nofile = match original_nofile {
+        Some((soft, hard)) if soft < hard => {
+            if sys::process::set_nofile_limit(hard, hard).is_ok() {
+                hard
+            } else {
+                soft
+            }
+        }
+        Some((soft, _)) => soft,
+        None => 1024,
+    };
     let (confine, confined) = tree_confinement();
     let layers: Vec<&std::os::fd::OwnedFd> = confine.iter().chain(ruleset).collect();
     // Core dumps are files the kernel writes into the crashing process's
     // working directory, out of any check: with write checks on, the tree
     // starts with RLIMIT_CORE at 0 and may not raise it
     // (handlers/kernel_writes.rs).
-    let spawned = spawn::spawn(&exec, &program_filter, &layers, watch.write)?;
+    let spawned = spawn::spawn(
+        &exec,
+        &program_filter,
+        &layers,
+        watch.write,
+        original_nofile,
+    )?;
     let listener = Listener::new(spawned.listener.try_clone().map_err(|e| RunError::Setup {
         what: "hold the listener",
         source: Errno(e.raw_os_error().unwrap_or(libc::EIO)),
@@ -567,8 +589,8 @@ pub fn run(
         violation_exit_offset: std::sync::atomic::AtomicBool::new(config.violation_exit_offset),
         named_no_effect: Mutex::new(HashSet::new()),
         outside_exec: config.outside_exec,
-        idle: AtomicUsize::new(0),
-        workers: AtomicUsize::new(0),
+        pool: pool::Pool::new(nofile),
+        callers: callers::Callers::default(),
     });
     if let landlock::Prepared::Unavailable(e) = &exec_limit {
         shared.reporter.message(&format!(
@@ -576,9 +598,11 @@ pub fn run(
              alone, which another process can race by swapping a path"
         ));
     }
-    for _ in 0..IDLE_WORKERS {
-        start_worker(&shared);
-    }
+    watchdog::start(&shared).map_err(|source| RunError::Setup {
+        what: "start the watchdog",
+        source,
+    })?;
+    pool::Pool::start(&shared);
     if let Err(e) = spawned.wait_exec(&path) {
         let never = std::sync::atomic::AtomicBool::new(false);
         let _ = process::wait_tree(spawned.pid, spawned.pidfd, &never);

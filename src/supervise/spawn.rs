@@ -91,12 +91,14 @@ fn read_message(fd: &OwnedFd) -> Result<Option<(u32, i32)>, Errno> {
 /// (ABI 6) signals inside the tree whatever pid a call names by the time it
 /// runs; and the exec rules given at start (`landlock.rs`). With
 /// `no_core_dumps`, the child sets RLIMIT_CORE to 0 (soft and hard) first;
-/// every other inherited limit is kept.
+/// `nofile` gives back the descriptor limits the command must start with,
+/// when the supervisor raised its own; every other inherited limit is kept.
 pub fn spawn(
     exec: &process::ExecArgs,
     filter: &[libc::sock_filter],
     layers: &[&OwnedFd],
     no_core_dumps: bool,
+    nofile: Option<(u64, u64)>,
 ) -> Result<Spawned, SpawnError> {
     let (status_reader, status_writer) = process::pipe_cloexec().map_err(setup("create a pipe"))?;
     let (ack_reader, ack_writer) = process::pipe_cloexec().map_err(setup("create a pipe"))?;
@@ -114,7 +116,10 @@ pub fn spawn(
             exec,
             filter,
             layers,
-            no_core_dumps,
+            Limits {
+                no_core_dumps,
+                nofile,
+            },
             parent,
             &status_writer,
             &ack_reader,
@@ -154,11 +159,19 @@ pub fn spawn(
     }
 }
 
+/// Resource limits the child sets before exec.
+struct Limits {
+    /// RLIMIT_CORE to 0.
+    no_core_dumps: bool,
+    /// RLIMIT_NOFILE back to these (soft, hard).
+    nofile: Option<(u64, u64)>,
+}
+
 fn child(
     exec: &process::ExecArgs,
     filter: &[libc::sock_filter],
     layers: &[&OwnedFd],
-    no_core_dumps: bool,
+    limits: Limits,
     parent: i32,
     status: &OwnedFd,
     ack: &OwnedFd,
@@ -169,7 +182,13 @@ fn child(
         process::exit_immediately(126);
     }
     process::reset_signals_for_exec();
-    if no_core_dumps && process::disable_core_dumps().is_err() {
+    if limits.no_core_dumps && process::disable_core_dumps().is_err() {
+        process::exit_immediately(126);
+    }
+    // The supervisor raised its own soft limit; exec would pass that on.
+    if let Some((soft, hard)) = limits.nofile
+        && process::set_nofile_limit(soft, hard).is_err()
+    {
         process::exit_immediately(126);
     }
     // The supervisor is not dumpable, and a fork keeps that until exec; the

@@ -461,6 +461,18 @@ pub fn change_dir(dir: BorrowedFd<'_>) -> Result<()> {
     cvt(unsafe { libc::fchdir(dir.as_raw_fd()) }).map(drop)
 }
 
+/// Reads a small file from offset 0 into `buf` with one pread(2). procfs
+/// files such as `/proc/TID/status` are generated afresh on every read at
+/// offset 0, so a descriptor held open reads current values each time.
+pub fn pread_small(fd: BorrowedFd<'_>, buf: &mut Vec<u8>) -> Result<()> {
+    buf.clear();
+    buf.resize(4096, 0);
+    // SAFETY: `buf` is writable for its length.
+    let n = cvt(unsafe { libc::pread(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) })?;
+    buf.truncate(n as usize);
+    Ok(())
+}
+
 /// acct(2) on the file behind `fd` (an O_PATH handle of the checked
 /// object), through its magic link: the kernel opens it for appending with
 /// the calling thread's credentials and writes accounting records there

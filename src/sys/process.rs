@@ -551,3 +551,41 @@ pub fn set_dumpable() -> Result<()> {
     // SAFETY: integer arguments only.
     cvt(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) }).map(drop)
 }
+
+extern "C" fn interrupt_handler(_signal: libc::c_int) {}
+
+/// Installs a handler that does nothing for `signal`, without `SA_RESTART`
+/// (sigaction(2)): a blocking system call of a thread that receives it
+/// fails with EINTR instead of going on, which is how the supervisor aborts
+/// an emulated call whose caller died or was signalled.
+pub fn install_interrupt_handler(signal: i32) -> Result<()> {
+    // SAFETY: sigaction is plain old data; the handler is an async-signal-safe
+    // function that touches nothing.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = interrupt_handler as *const () as libc::sighandler_t;
+        libc::sigemptyset(&mut action.sa_mask);
+        action.sa_flags = 0;
+        cvt(libc::sigaction(signal, &action, std::ptr::null_mut())).map(drop)
+    }
+}
+
+/// The soft and hard limits on open descriptors (getrlimit(2) `RLIMIT_NOFILE`).
+pub fn nofile_limit() -> Result<(u64, u64)> {
+    // SAFETY: rlimit is plain old data, written by the kernel.
+    let mut limit: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: `limit` is writable.
+    cvt(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) })?;
+    Ok((limit.rlim_cur, limit.rlim_max))
+}
+
+/// Sets the soft and hard limits on open descriptors (setrlimit(2)
+/// `RLIMIT_NOFILE`). Async-signal-safe, for the child before exec.
+pub fn set_nofile_limit(soft: u64, hard: u64) -> Result<()> {
+    let limit = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: `limit` is a valid rlimit.
+    cvt(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }).map(drop)
+}

@@ -280,6 +280,8 @@ pub fn connect(call: &Call) -> Step<Reply> {
     let checked = decode_for(call, sock.as_fd(), raw, Purpose::Connect)?;
     check(call, Category::NetConnect, &checked, &sock)?;
     let unbound = is_unbound_inet(sock.as_fd());
+    // A connect may wait for a full backlog or a distant peer.
+    call.may_block()?;
     let connected = net::connect(sock.as_fd(), &checked.bytes);
     // A failed call may have given the socket its port all the same.
     if unbound {
@@ -317,16 +319,46 @@ fn send(
     control: &[u8],
     flags: i32,
 ) -> Step<usize> {
-    match net::send_message(
-        sock.as_fd(),
-        data,
-        dest,
-        control,
-        flags | libc::MSG_NOSIGNAL,
-    ) {
+    let caller_flags = flags;
+    let flags = flags | libc::MSG_NOSIGNAL;
+    // Try without waiting first: only a send that would block (a full
+    // socket buffer) hands the receiving over before it waits.
+    let first = if flags & libc::MSG_DONTWAIT == 0 {
+        net::send_message(
+            sock.as_fd(),
+            data,
+            dest,
+            control,
+            flags | libc::MSG_DONTWAIT,
+        )
+    } else {
+        net::send_message(sock.as_fd(), data, dest, control, flags)
+    };
+    let blocking = flags & libc::MSG_DONTWAIT == 0;
+    let result = match first {
+        Err(e) if e.0 == libc::EAGAIN && blocking => {
+            call.may_block()?;
+            net::send_message(sock.as_fd(), data, dest, control, flags)
+        }
+        // A stream socket took part of it: a blocking send waits for room
+        // for the rest, and returns the part sent if a signal cuts it short.
+        Ok(n) if n < data.len() && blocking => {
+            call.may_block()?;
+            let mut sent = n;
+            while sent < data.len() {
+                match net::send_message(sock.as_fd(), &data[sent..], None, &[], flags) {
+                    Ok(more) => sent += more,
+                    Err(_) => break,
+                }
+            }
+            Ok(sent)
+        }
+        other => other,
+    };
+    match result {
         Ok(n) => Ok(n),
         Err(e) => {
-            if e.0 == libc::EPIPE && flags & libc::MSG_NOSIGNAL == 0 {
+            if e.0 == libc::EPIPE && caller_flags & libc::MSG_NOSIGNAL == 0 {
                 let _ = process::thread_kill(call.n.pid as i32, libc::SIGPIPE);
             }
             Err(e.into())
