@@ -147,5 +147,7 @@ pub fn memfd_create(call: &Call) -> Step<Reply> {
     Ok(Reply::Fd {
         fd,
         cloexec: flags & MFD_CLOEXEC != 0,
+        // Sealed without execute bits: nothing can exec it, ever.
+        exec_safe: true,
     })
 }
