@@ -423,3 +423,34 @@ fn pidfd_send_signal_through_a_proc_dir_of_a_process_outside_is_refused_issue8()
         Some(15)
     );
 }
+
+#[test]
+fn memfd_asked_executable_under_exec_rules_fails_with_eacces() {
+    // MFD_EXEC asks for exactly what the exec rules cannot bound; the
+    // kernel answers EACCES the same way under vm.memfd_noexec = 2.
+    let rules = ["-m", "sandbox/exec:on", "-m", "allow/exec+/usr/bin/***"];
+    if skip_unless(
+        std::path::Path::new("/usr/bin/python3").exists(),
+        "no /usr/bin/python3",
+    ) || !landlock_or_skip(&rules)
+    {
+        return;
+    }
+    let code = "import os
+try:
+    os.memfd_create('x', 0x10)
+    print('ok')
+except OSError as e:
+    print('errno', e.errno)";
+    let mut args = rules.to_vec();
+    args.extend(["--", "/usr/bin/python3", "-c", code]);
+    let out = Command::new(stockade_bin()).args(args).output().unwrap();
+    assert_eq!(
+        stdout(&out),
+        format!("errno {}\n", libc::EACCES),
+        "{}",
+        stderr(&out)
+    );
+    let bare = run_bare(&["/usr/bin/python3", "-c", code]);
+    assert_eq!(stdout(&bare), "ok\n", "{}", stderr(&bare));
+}
