@@ -454,3 +454,110 @@ except OSError as e:
     let bare = run_bare(&["/usr/bin/python3", "-c", code]);
     assert_eq!(stdout(&bare), "ok\n", "{}", stderr(&bare));
 }
+
+/// The unprivileged test user (see tests/privileges.rs), made if missing.
+fn test_user() -> &'static str {
+    const USER: &str = "stockade-test";
+    let exists = || {
+        Command::new("id")
+            .arg(USER)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !exists() {
+        let out = Command::new("useradd")
+            .args(["-M", "-s", "/bin/sh", USER])
+            .output()
+            .expect("useradd runs");
+        assert!(out.status.success() || exists(), "{}", stderr(&out));
+    }
+    USER
+}
+
+/// Python that listens on the unix socket `sys.argv[1]`, takes one
+/// connection and prints the peer's pid and that process's real uid, from
+/// SO_PEERCRED and /proc, as `peer PID UID`.
+const PEER_LISTENER: &str = "import os, socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+os.chmod(sys.argv[1], 0o777)
+s.listen(1)
+print('ready', flush=True)
+c, _ = s.accept()
+pid = struct.unpack('3i', c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+uid = [l.split()[1] for l in open('/proc/%d/status' % pid) if l.startswith('Uid:')][0]
+print('peer', pid, uid, flush=True)";
+
+/// Connects to `sys.argv[1]` and prints `me PID UID`.
+const PEER_CLIENT: &str = "import os, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+print('me', os.getpid(), os.getuid(), flush=True)";
+
+/// The listener's `peer` line and the client's `me` line, for a client
+/// run through `client` (a command line ending in the client's argv).
+fn peer_seen(sock: &str, client: &[&str]) -> (String, String) {
+    use std::io::BufRead;
+    let mut listener = Command::new(python())
+        .args(["-c", PEER_LISTENER, sock])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(listener.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    let out = Command::new(client[0]).args(&client[1..]).output().unwrap();
+    let peer = lines.next().map(|l| l.unwrap()).unwrap_or_default();
+    let _ = listener.wait();
+    let me = stdout(&out)
+        .lines()
+        .find(|l| l.starts_with("me "))
+        .unwrap_or_else(|| panic!("no client line: {}", stderr(&out)))
+        .to_string();
+    (peer, me)
+}
+
+#[test]
+#[ignore = "escape: a unix connect stockade performs gives the peer stockade's pid \
+            (a root process under a root stockade) in SO_PEERCRED, so a daemon that \
+            authorizes by peer pid (polkit, SO_PEERPIDFD users) sees the supervisor"]
+fn unix_peer_of_a_dropped_build_is_the_build_not_stockade_issue8() {
+    if skip_unless(is_root(), "needs root to drop a build to a user") {
+        return;
+    }
+    let user = test_user();
+    let s = Scratch::new("redteam-peer");
+    let sock = s.path("sock");
+    std::fs::set_permissions(&s.dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let drop_user = [
+        "setpriv",
+        "--reuid",
+        user,
+        "--regid",
+        user,
+        "--clear-groups",
+    ];
+    let client = [python(), "-c", PEER_CLIENT, &sock];
+    let peer_is_client = |(peer, me): (String, String)| {
+        let me: Vec<&str> = me.split_whitespace().collect();
+        let peer: Vec<&str> = peer.split_whitespace().collect();
+        assert_eq!(me.len(), 3, "{me:?}");
+        peer.get(1..3) == Some(&me[1..3])
+    };
+    let mut bare = drop_user.to_vec();
+    bare.extend_from_slice(&client);
+    assert!(
+        peer_is_client(peer_seen(&sock, &bare)),
+        "without stockade the peer is the client"
+    );
+    let _ = std::fs::remove_file(&sock);
+
+    let rule = format!("allow/net/connect+{sock}");
+    let mut inside = vec![stockade_bin(), "-m", "sandbox/net:on", "-m", &rule, "--"];
+    inside.extend_from_slice(&drop_user);
+    inside.extend_from_slice(&client);
+    let seen = peer_seen(&sock, &inside);
+    assert!(
+        peer_is_client(seen.clone()),
+        "the daemon outside saw another process as its peer: {seen:?}"
+    );
+}
