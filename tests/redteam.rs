@@ -561,3 +561,47 @@ fn unix_peer_of_a_dropped_build_is_the_build_not_stockade_issue8() {
         "the daemon outside saw another process as its peer: {seen:?}"
     );
 }
+
+/// Python that asks for `signal` (F_SETSIG) to be sent to process
+/// `sys.argv[1]` when its pipe becomes readable (F_SETOWN, O_ASYNC), then
+/// makes it readable: the kernel sends the signal on the caller's behalf.
+const SIGNAL_BY_SIGIO: &str = "import fcntl, os, sys, time
+r, w = os.pipe()
+fcntl.fcntl(r, fcntl.F_SETOWN, int(sys.argv[1]))
+fcntl.fcntl(r, 10, 15)
+fcntl.fcntl(r, fcntl.F_SETFL, fcntl.fcntl(r, fcntl.F_GETFL) | os.O_ASYNC)
+os.write(w, b'x')
+time.sleep(0.5)
+print('sent')";
+
+#[test]
+fn sigio_owner_outside_gets_no_signal_issue8() {
+    // fcntl is not watched: only Landlock's signal scope (Linux 6.12)
+    // keeps the kernel from signalling an owner outside the tree.
+    let mut victim = Command::new("sleep")
+        .arg("60")
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = victim.id().to_string();
+    let out = run(&[], &[python(), "-c", SIGNAL_BY_SIGIO, &pid]);
+    if skip_unless(
+        !stderr(&out).contains("cannot keep"),
+        "no Landlock signal scope: SIGIO reaches outside on this kernel (an escape)",
+    ) {
+        let _ = victim.kill();
+        let _ = victim.wait();
+        return;
+    }
+    assert_eq!(stdout(&out), "sent\n", "{}", stderr(&out));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(victim.try_wait().unwrap().is_none(), "the victim died");
+
+    let control = run_bare(&[python(), "-c", SIGNAL_BY_SIGIO, &pid]);
+    assert_eq!(stdout(&control), "sent\n");
+    let status = victim.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(15)
+    );
+}
