@@ -39,6 +39,16 @@ pub fn openat2(
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+/// memfd_create(2): an anonymous file named `name` with `flags`
+/// (`MFD_*`).
+pub fn memfd_create(name: &[u8], flags: u32) -> Result<OwnedFd> {
+    let name = cstring(name)?;
+    // SAFETY: `name` is NUL-terminated; the flags are plain integers.
+    let fd = cvt(unsafe { libc::syscall(libc::SYS_memfd_create, name.as_ptr(), flags) })?;
+    // SAFETY: a new descriptor that we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
 /// openat(2) with `O_PATH | O_NOFOLLOW | O_CLOEXEC`: a handle on the entry
 /// itself, never following a final symlink.
 pub fn open_path_nofollow(dir: Option<BorrowedFd<'_>>, name: &[u8]) -> Result<OwnedFd> {
