@@ -1015,7 +1015,10 @@ fn long_relative_unix_name_binds_as_without_stockade() {
 /// binds by the last component (docs/security.md).
 #[test]
 fn bound_unix_socket_reports_the_path_it_was_bound_to() {
-    if skip_unless(is_root(), "needs a root supervisor to bind by the caller's path") {
+    if skip_unless(
+        is_root(),
+        "needs a root supervisor to bind by the caller's path",
+    ) {
         return;
     }
     let s = Scratch::new("net-unix-sockname");

@@ -536,6 +536,33 @@ pub fn set_thread_effective_caps(effective: u64) -> Result<()> {
     cvt(unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) }).map(drop)
 }
 
+/// Takes the capabilities in `mask` out of the calling thread's bounding,
+/// inheritable and ambient sets (prctl(2) `PR_CAPBSET_DROP`, capset(2)), so
+/// that no program it execs can hold them again; its own effective and
+/// permitted sets are left alone. Without CAP_SETPCAP (an unprivileged
+/// supervisor) the bounding set cannot shrink, but then nothing it starts
+/// can gain a capability either (no_new_privs). Async-signal-safe.
+pub fn drop_capabilities_for_good(mask: u64) -> Result<()> {
+    let mut data = capget_thread()?;
+    data[0].inheritable &= !(mask as u32);
+    data[1].inheritable &= !((mask >> 32) as u32);
+    let mut header = CapHeader {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    // SAFETY: as in capget_thread. Lowering inheritable also lowers ambient.
+    cvt(unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) })?;
+    for cap in (0..64).filter(|c| mask & (1 << c) != 0) {
+        // SAFETY: integer arguments only.
+        match cvt(unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) }) {
+            Ok(_) => {}
+            Err(e) if e.0 == libc::EPERM => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Clears the dumpable flag (prctl(2) `PR_SET_DUMPABLE`): processes of the
 /// same user can then no longer ptrace this one, read its memory, or take
 /// its descriptors (ptrace access checks need CAP_SYS_PTRACE for a
