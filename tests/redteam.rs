@@ -3,9 +3,12 @@
 //! action succeeding without stockade.
 
 mod common;
+#[path = "common/swap.rs"]
+mod swap;
 
 use common::*;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
+use swap::Swapper;
 
 /// Python that runs `argv` (from its own argv) on a new pseudo-terminal
 /// whose slave is its controlling terminal, then, as a process outside the
@@ -90,39 +93,6 @@ fn typing_into_the_outside_shells_terminal_is_refused_issue8() {
         "the typed line reached the shell outside:\n{out}"
     );
     assert!(out.contains("GOT:"), "the reader never ran:\n{out}");
-}
-
-/// A process outside the sandbox, sharing no memory with it, that swaps
-/// the symlinks `a` and `b` with renameat2(RENAME_EXCHANGE) until killed.
-struct Swapper(Child);
-
-impl Swapper {
-    fn start(a: &str, b: &str) -> Swapper {
-        let code = format!(
-            "import ctypes
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
-AT_FDCWD, RENAME_EXCHANGE = -100, 2
-a, b = {a:?}.encode(), {b:?}.encode()
-while True:
-    if libc.syscall(316, AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) != 0:
-        raise OSError(ctypes.get_errno(), 'renameat2')
-"
-        );
-        let child = Command::new(python())
-            .args(["-c", &code])
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("python3 runs");
-        Swapper(child)
-    }
-}
-
-impl Drop for Swapper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// /usr/bin/python3 that puts a `#!/usr/bin/sh` script writing `marker`
@@ -287,27 +257,6 @@ for i in range(2000):
 print(ok)
 "#;
 
-/// Swaps `a` and `b` once `b` exists, until killed.
-fn swap_when_ready(a: &str, b: &str) -> Swapper {
-    let code = format!(
-        "import ctypes, os, time
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
-a, b = {a:?}.encode(), {b:?}.encode()
-while not os.path.lexists(b):
-    time.sleep(0.01)
-while True:
-    libc.syscall(316, -100, a, -100, b, 2)
-"
-    );
-    let child = Command::new(python())
-        .args(["-c", &code])
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("python3 runs");
-    Swapper(child)
-}
-
 #[test]
 fn shared_mapping_swapped_in_after_the_exec_check_never_runs_issue8() {
     // Opening /proc/self/map_files needs CAP_SYS_ADMIN (or
@@ -330,7 +279,7 @@ fn shared_mapping_swapped_in_after_the_exec_check_never_runs_issue8() {
     let attack = |under: bool| {
         let _ = std::fs::remove_file(&b);
         std::os::unix::fs::symlink("/usr/bin/true", &a).ok();
-        let swapper = swap_when_ready(&a, &b);
+        let swapper = Swapper::start_when_ready(&a, &b);
         let loop_ = [
             "/usr/bin/python3",
             "-c",
