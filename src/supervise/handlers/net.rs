@@ -150,8 +150,8 @@ fn check(call: &Call, category: Category, checked: &Checked) -> Step<()> {
     }
     let verdict = call.shared.policy().check_addr(category, address);
     let shown = rule_form(address);
-    call.enforce(category, shown.as_bytes(), verdict, || {
-        format!("{}, {}", call.int(0), describe::path(shown.as_bytes()))
+    call.enforce(category, &shown, verdict, || {
+        format!("{}, {}", call.int(0), describe::path(&shown))
     })
 }
 
@@ -352,12 +352,14 @@ pub fn sendmmsg(call: &Call) -> Step<Reply> {
 }
 
 /// An address as a net rule pattern names it: `IP!PORT`, a path, `@name`.
-fn rule_form(address: &Address) -> String {
+/// Raw bytes: the report escapes them once, when it shows them (escaping
+/// here too made `\\x00` of a NUL, which matches no name, issue 9).
+fn rule_form(address: &Address) -> Vec<u8> {
     match address {
-        Address::Inet(a) => format!("{}!{}", a.ip(), a.port()),
-        Address::Unix(p) => crate::report::escape(p),
-        Address::Abstract(n) => format!("@{}", crate::report::escape(n)),
-        Address::Unnamed => String::from("(unnamed)"),
+        Address::Inet(a) => format!("{}!{}", a.ip(), a.port()).into_bytes(),
+        Address::Unix(p) => p.clone(),
+        Address::Abstract(n) => [b"@", n.as_slice()].concat(),
+        Address::Unnamed => b"(unnamed)".to_vec(),
     }
 }
 
