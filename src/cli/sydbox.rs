@@ -43,11 +43,11 @@ pub fn parse_args(argv: Vec<OsString>) -> Result<Option<Args>, lexopt::Error> {
             Short('m') | Long("magic") => args.sources.push(Source::SydboxRule(parser.value()?)),
             Short('c') | Long("config") => args.sources.push(Source::SydboxFile(parser.value()?)),
             Short('h') | Long("help") => {
-                print!("{USAGE}");
+                super::print_out(USAGE);
                 return Ok(None);
             }
             Short('v') | Short('V') | Long("version") => {
-                println!("{}", version());
+                super::print_out(&format!("{}\n", version()));
                 return Ok(None);
             }
             Value(v) => {

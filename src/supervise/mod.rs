@@ -359,6 +359,7 @@ pub fn run(
         what: "become a subreaper",
         source,
     })?;
+    let inherited = process::inherited_children();
     process::block_supervisor_signals();
     let spawned = spawn::spawn(&exec, &program_filter)?;
     let listener = Listener::new(spawned.listener.try_clone().map_err(|e| RunError::Setup {
@@ -390,10 +391,10 @@ pub fn run(
         start_worker(&shared);
     }
     if let Err(e) = spawned.wait_exec(&path) {
-        let _ = process::wait_tree(spawned.pid, spawned.pidfd, false);
+        let _ = process::wait_tree(spawned.pid, spawned.pidfd, false, inherited);
         return Err(e.into());
     }
-    let status = process::wait_tree(spawned.pid, spawned.pidfd, config.wait_all);
+    let status = process::wait_tree(spawned.pid, spawned.pidfd, config.wait_all, inherited);
     let stats = shared.stats.as_ref().map(|s| {
         let mut table = s.table(|nr| filter::syscall_name(nr).unwrap_or("?").to_string());
         if let Some(kib) = peak_rss_kib() {
