@@ -360,8 +360,8 @@ pub fn run(
         source,
     })?;
     let inherited = process::inherited_children();
-    process::block_supervisor_signals();
-    let spawned = spawn::spawn(&exec, &program_filter)?;
+    let signals = process::block_supervisor_signals();
+    let spawned = spawn::spawn(&exec, &program_filter, &signals)?;
     let listener = Listener::new(spawned.listener.try_clone().map_err(|e| RunError::Setup {
         what: "hold the listener",
         source: Errno(e.raw_os_error().unwrap_or(libc::EIO)),

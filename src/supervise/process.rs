@@ -10,11 +10,12 @@ pub const FORWARDED: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
 /// Blocks the forwarded signals and SIGCHLD in the calling thread, and so in
 /// every thread it starts afterwards; the main loop takes them with
-/// sigwaitinfo(2).
-pub fn block_supervisor_signals() {
+/// sigwaitinfo(2). Returns the signal state stockade was started with,
+/// which the command gets (issue 9: `nohup stockade ...` must ignore SIGHUP).
+pub fn block_supervisor_signals() -> sysproc::InheritedSignals {
     let mut all = FORWARDED.to_vec();
     all.push(libc::SIGCHLD);
-    sysproc::block_signals(&all, true);
+    sysproc::block_signals_noting_inherited(&all)
 }
 
 /// The processes that were our children before the command started: those

@@ -80,9 +80,12 @@ fn read_message(fd: &OwnedFd) -> Result<Option<(u32, i32)>, Errno> {
 
 /// Forks a child that installs `filter` and then runs `exec`. Returns once the
 /// supervisor holds the listener; the exec itself may still be pending.
+/// The command starts with `signals`, the mask and dispositions stockade
+/// itself inherited.
 pub fn spawn(
     exec: &process::ExecArgs,
     filter: &[libc::sock_filter],
+    signals: &process::InheritedSignals,
 ) -> Result<Spawned, SpawnError> {
     let (status_reader, status_writer) = process::pipe_cloexec().map_err(setup("create a pipe"))?;
     let (ack_reader, ack_writer) = process::pipe_cloexec().map_err(setup("create a pipe"))?;
@@ -95,7 +98,7 @@ pub fn spawn(
     #[allow(unsafe_code)]
     let forked = unsafe { process::fork() };
     match forked.map_err(setup("fork"))? {
-        process::Forked::Child => child(exec, filter, parent, &status_writer, &ack_reader),
+        process::Forked::Child => child(exec, filter, signals, parent, &status_writer, &ack_reader),
         process::Forked::Parent(pid) => {
             drop(status_writer);
             drop(ack_reader);
@@ -130,6 +133,7 @@ pub fn spawn(
 fn child(
     exec: &process::ExecArgs,
     filter: &[libc::sock_filter],
+    signals: &process::InheritedSignals,
     parent: i32,
     status: &OwnedFd,
     ack: &OwnedFd,
@@ -139,7 +143,7 @@ fn child(
     if process::set_parent_death_signal(libc::SIGKILL).is_err() || process::parent_pid() != parent {
         process::exit_immediately(126);
     }
-    process::reset_signals_for_exec();
+    process::restore_signals_for_exec(signals);
     // The supervisor is not dumpable, and a fork keeps that until exec; the
     // supervisor must be able to take the listener from this child.
     if process::set_dumpable().is_err() {
