@@ -21,6 +21,10 @@
 #   BENCH_NICE   niceness for the whole benchmark, all modes alike [-10 as
 #                root, else unchanged]; on a shared machine it keeps other
 #                load from landing on some runs more than others
+#   BENCH_TMPFS=1  mount a tmpfs on the build tree (needs root): the file
+#                storm then measures the sandbox, not the disk's noise
+#   STOCKADE_BIN use this stockade binary instead of building the checkout
+#                (to measure an older engine with the same script)
 set -euo pipefail
 
 PKG=${1:-hello}
@@ -128,10 +132,14 @@ if [ ! -x "$SRC/configure" ]; then
 fi
 
 # --- stockade ----------------------------------------------------------------
-say "cargo build --release"
-(cd "$repo" && cargo build --release --quiet)
-TARGET=${CARGO_TARGET_DIR:-$repo/target}
-STOCKADE=$(realpath "$TARGET/release/stockade")
+if [ -n "${STOCKADE_BIN:-}" ]; then
+    STOCKADE=$(realpath "$STOCKADE_BIN")
+else
+    say "cargo build --release"
+    (cd "$repo" && cargo build --release --quiet)
+    TARGET=${CARGO_TARGET_DIR:-$repo/target}
+    STOCKADE=$(realpath "$TARGET/release/stockade")
+fi
 
 # --- perf, for the supervisor's own syscalls ---------------------------------
 PERF=
@@ -359,21 +367,34 @@ run_instrumented() { # W MODE USE_PERF
 if [ "$(id -u)" -eq 0 ] && [ -n "${BENCH_NICE--10}" ]; then
     renice -n "${BENCH_NICE--10}" -p $$ >/dev/null
 fi
+if mountpoint -q "$BUILD" 2>/dev/null; then "${SUDO[@]}" umount "$BUILD"; fi
 rm -rf "$RES" "$BUILD"
 mkdir -p "$RES/logs" "$BUILD"
 BUILD=$(realpath "$BUILD")
+FSTYPE=disk
+if [ -n "${BENCH_TMPFS:-}" ]; then
+    "${SUDO[@]}" mount -t tmpfs -o size=2g,mode=0755 stockade-bench "$BUILD" ||
+        die "cannot mount a tmpfs on $BUILD (BENCH_TMPFS needs root)"
+    trap '"${SUDO[@]}" umount "$BUILD" 2>/dev/null || true' EXIT
+    FSTYPE=tmpfs
+fi
 {
     echo "package	$PKG $(basename "$SRC")"
     echo "rounds	$ROUNDS"
     echo "nproc	$NPROC"
     echo "uname	$(uname -r)"
     echo "cpu	$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-    echo "stockade	$(cd "$repo" && git describe --always --dirty 2>/dev/null || echo unknown)"
+    if [ -n "${STOCKADE_BIN:-}" ]; then
+        echo "stockade	$STOCKADE_BIN"
+    else
+        echo "stockade	$(cd "$repo" && git describe --always --dirty 2>/dev/null || echo unknown)"
+    fi
     echo "date	$(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "spawn_n	$SPAWN_N"
     echo "file_copies	$FILE_COPIES"
     echo "open_n	$OPEN_N"
     echo "workloads	$WORKLOADS"
+    echo "build_fs	$FSTYPE"
     echo "nice	$(nice)"
     echo "load_start	$(cat /proc/loadavg)"
 } >"$RES/meta.tsv"

@@ -141,6 +141,7 @@ def main():
     p("")
     p(f"- `nproc`: {meta.get('nproc')}; `uname -r`: {meta.get('uname')}; CPU: {meta.get('cpu')}")
     p(f"- stockade: `{meta.get('stockade')}`; benchmark ran at niceness {meta.get('nice')}")
+    p(f"- build tree on: {meta.get('build_fs', 'disk')}")
     p(f"- load average at start: {meta.get('load_start')}; at end: {meta.get('load_end')}")
     p("")
 

@@ -16,6 +16,8 @@ fn watches() -> [(&'static str, Watch); 3] {
     let paludis = Watch {
         write: true,
         net: true,
+        user_ns: true,
+        tree: true,
         ..Watch::default()
     };
     [
@@ -37,6 +39,8 @@ fn watches() -> [(&'static str, Watch); 3] {
                 stat: true,
                 magic: true,
                 net: true,
+                user_ns: true,
+                tree: true,
             },
         ),
     ]

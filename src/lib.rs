@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod filter;
+pub mod learn;
 pub mod policy;
 pub mod report;
 pub mod supervise;

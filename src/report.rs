@@ -1,12 +1,13 @@
 //! Violation reports: one human line on stderr per event, the same events as
 //! JSON lines with `--log`, a summary at exit, and per-syscall statistics.
 
+use crate::learn::Recorder;
 use crate::policy::Category;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// What happened to a reported access.
@@ -114,6 +115,149 @@ impl Event {
     }
 }
 
+/// One refused call that reached for another process: one outside the
+/// sandboxed tree, or, under `lock:exec`, one that may still send in-sandbox
+/// commands, driven by one that may not. No rule allows these, so the
+/// report suggests none.
+#[derive(Debug, Clone)]
+pub struct ProcessEvent {
+    /// The calling thread.
+    pub pid: u32,
+    /// Its command name.
+    pub comm: Vec<u8>,
+    /// The system call's name.
+    pub syscall: &'static str,
+    /// The decoded arguments.
+    pub args: String,
+    /// The process aimed at (negative for a process group).
+    pub target: i64,
+    /// Its command name, when it could be read.
+    pub target_comm: Vec<u8>,
+    /// Why it was refused, e.g. `outside the sandbox`.
+    pub why: &'static str,
+    /// The errno the caller saw, if the call failed.
+    pub errno: Option<i32>,
+}
+
+impl ProcessEvent {
+    /// The category name used in reports and the summary.
+    pub const CATEGORY: &'static str = "process";
+
+    fn target_name(&self) -> String {
+        let mut name = if self.target < 0 {
+            format!("process group {}", -self.target)
+        } else {
+            format!("pid {}", self.target)
+        };
+        if !self.target_comm.is_empty() {
+            let _ = write!(name, " ({})", escape(&self.target_comm));
+        }
+        name
+    }
+
+    /// The one-line human report.
+    pub fn human(&self) -> String {
+        let verb = if self.errno.is_some() {
+            "denied"
+        } else {
+            "spared"
+        };
+        format!(
+            "stockade: {verb} process access: {}({}) by pid {} ({}): {} is {}; no rule allows it",
+            self.syscall,
+            self.args,
+            self.pid,
+            escape(&self.comm),
+            self.target_name(),
+            self.why
+        )
+    }
+
+    /// The JSON-lines record.
+    pub fn json(&self) -> String {
+        let time = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        serde_json::json!({
+            "time": format!("{}.{:06}", time.as_secs(), time.subsec_micros()),
+            "pid": self.pid,
+            "comm": escape(&self.comm),
+            "syscall": self.syscall,
+            "args": self.args,
+            "category": Self::CATEGORY,
+            "target": self.target,
+            "target_comm": escape(&self.target_comm),
+            "why": self.why,
+            "action": Action::Deny.name(),
+            "errno": self.errno.map(|e| crate::sys::Errno(e).name()),
+        })
+        .to_string()
+    }
+}
+
+/// A refused call that no path or address rule decides: a new user
+/// namespace, a raised core limit, an ioctl that changes a whole
+/// filesystem, switching process accounting off.
+#[derive(Debug, Clone)]
+pub struct RefusalEvent {
+    /// The calling thread.
+    pub pid: u32,
+    /// Its command name.
+    pub comm: Vec<u8>,
+    /// The system call's name.
+    pub syscall: &'static str,
+    /// The decoded arguments.
+    pub args: String,
+    /// What kind of refusal, also the summary's category: `namespace`,
+    /// `core`, `filesystem`, `accounting`.
+    pub category: &'static str,
+    /// Why it was refused.
+    pub why: &'static str,
+    /// The rule that would allow it, if one can.
+    pub allow: Option<&'static str>,
+    /// The errno the caller saw.
+    pub errno: i32,
+}
+
+impl RefusalEvent {
+    /// The one-line human report.
+    pub fn human(&self) -> String {
+        let hint = match self.allow {
+            Some(rule) => format!("to allow, add: {rule}"),
+            None => "no rule allows it".to_string(),
+        };
+        format!(
+            "stockade: denied {} access: {}({}) by pid {} ({}): {}; {hint}",
+            self.category,
+            self.syscall,
+            self.args,
+            self.pid,
+            escape(&self.comm),
+            self.why
+        )
+    }
+
+    /// The JSON-lines record.
+    pub fn json(&self) -> String {
+        let time = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        serde_json::json!({
+            "time": format!("{}.{:06}", time.as_secs(), time.subsec_micros()),
+            "pid": self.pid,
+            "comm": escape(&self.comm),
+            "syscall": self.syscall,
+            "args": self.args,
+            "category": self.category,
+            "why": self.why,
+            "rule": self.allow,
+            "action": Action::Deny.name(),
+            "errno": crate::sys::Errno(self.errno).name(),
+        })
+        .to_string()
+    }
+}
+
 /// Shows bytes as text: printable ASCII and valid UTF-8 as is, every other
 /// byte as `\xNN`, and a backslash as `\\`, so distinct paths print
 /// distinctly.
@@ -158,6 +302,8 @@ pub fn escape_pattern(bytes: &[u8]) -> String {
 pub struct Reporter {
     inner: Mutex<Sinks>,
     quiet: bool,
+    /// A learning run's recorder: it takes every event, and stderr none.
+    recorder: Option<Arc<Recorder>>,
 }
 
 #[derive(Debug)]
@@ -176,13 +322,47 @@ impl Reporter {
                 counts: BTreeMap::new(),
             }),
             quiet,
+            recorder: None,
         }
+    }
+
+    /// Hands every event to `recorder` (when given) instead of printing it,
+    /// for `stockade learn`; the log still gets them.
+    pub fn recording_to(mut self, recorder: Option<Arc<Recorder>>) -> Reporter {
+        self.recorder = recorder;
+        self
     }
 
     /// Reports one event.
     pub fn report(&self, event: &Event) {
         let mut sinks = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         *sinks.counts.entry(event.category.name()).or_default() += 1;
+        if let Some(recorder) = &self.recorder {
+            recorder.record(event);
+        } else if !self.quiet {
+            let _ = writeln!(std::io::stderr().lock(), "{}", event.human());
+        }
+        if let Some(log) = sinks.log.as_mut() {
+            let _ = writeln!(log, "{}", event.json());
+        }
+    }
+
+    /// Reports one refused call that reached for another process.
+    pub fn report_process(&self, event: &ProcessEvent) {
+        let mut sinks = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        *sinks.counts.entry(ProcessEvent::CATEGORY).or_default() += 1;
+        if !self.quiet {
+            let _ = writeln!(std::io::stderr().lock(), "{}", event.human());
+        }
+        if let Some(log) = sinks.log.as_mut() {
+            let _ = writeln!(log, "{}", event.json());
+        }
+    }
+
+    /// Reports one refused call that no path or address rule decides.
+    pub fn report_refusal(&self, event: &RefusalEvent) {
+        let mut sinks = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        *sinks.counts.entry(event.category).or_default() += 1;
         if !self.quiet {
             let _ = writeln!(std::io::stderr().lock(), "{}", event.human());
         }
@@ -386,5 +566,39 @@ mod tests {
         r.report(&ev);
         assert_eq!(r.summary().unwrap(), "stockade: 2 violations (write 2)");
         assert_eq!(ev.suggestion(), "allow/write+/etc/x");
+    }
+
+    #[test]
+    fn process_events_read_as_denials_and_count_as_process() {
+        let r = Reporter::new(None, true);
+        let ev = ProcessEvent {
+            pid: 7,
+            comm: b"py".to_vec(),
+            syscall: "ptrace",
+            args: "PTRACE_ATTACH, 42".into(),
+            target: 42,
+            target_comm: b"sh".to_vec(),
+            why: "outside the sandbox",
+            errno: Some(libc::EPERM),
+        };
+        assert_eq!(
+            ev.human(),
+            "stockade: denied process access: ptrace(PTRACE_ATTACH, 42) by pid 7 (py): \
+             pid 42 (sh) is outside the sandbox; no rule allows it"
+        );
+        let json: serde_json::Value = serde_json::from_str(&ev.json()).unwrap();
+        assert_eq!(json["category"], "process");
+        assert_eq!(json["errno"], "EPERM");
+        assert_eq!(json["target"], 42);
+        let group = ProcessEvent {
+            target: -5,
+            target_comm: Vec::new(),
+            errno: None,
+            ..ev.clone()
+        };
+        assert!(group.human().starts_with("stockade: spared process access"));
+        assert!(group.human().contains("process group 5 is"));
+        r.report_process(&ev);
+        assert_eq!(r.summary().unwrap(), "stockade: 1 violation (process 1)");
     }
 }

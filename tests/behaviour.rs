@@ -737,3 +737,33 @@ fn kernel_errors_before_permission_checks_are_not_violations() {
 
     assert_eq!(stdout(&run_bare(&args)), expected);
 }
+
+/// A file written through an emulated open and closed by the caller must be
+/// executable at once, as without stockade: the supervisor's own copy of the
+/// descriptor once outlived the reply, so the kernel still saw the file open
+/// for writing and exec failed with ETXTBSY ("Text file busy"), as
+/// `cc -o prog && ./prog` does in every build.
+#[test]
+fn file_written_through_emulated_open_runs_at_once_without_etxtbsy() {
+    let s = Scratch::new("etxtbsy");
+    let copy = format!("{}/true", s.path("in"));
+    let script = format!(
+        "mkdir -p {in_dir}; i=0; while [ $i -lt 300 ]; do \
+         rm -f {copy} && cp /bin/true {copy} && {copy} || {{ echo failed at $i; exit 1; }}; \
+         i=$((i+1)); done; echo all-ran",
+        in_dir = s.path("in"),
+    );
+    let native = bare(&["sh", "-c", &script]);
+    assert!(stdout_of(&native).contains("all-ran"), "native: {native:?}");
+    let out = sandboxed(&write_policy(&s), &["sh", "-c", &script]);
+    assert!(
+        stdout_of(&out).contains("all-ran"),
+        "under stockade: {}{}",
+        stdout_of(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn stdout_of(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}

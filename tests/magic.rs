@@ -744,6 +744,166 @@ fn lock_exec_new_thread_of_an_execed_process_stays_locked() {
     );
 }
 
+// --- lock:exec ancestry (issue 8 §4) ----------------------------------------------
+
+/// Runs `ROOT` as the command under write checks and `lock`, with `$1` = the
+/// scratch directory. The root itself is never locked (stockade's own exec
+/// of it does not count); it runs `ATTACK` in a child that execs a fresh
+/// Python, which `lock:exec` locks. The attack makes a process that tries
+/// to send `allow/write+SCRATCH/***` and write there; it prints what it
+/// got. The root waits until every copy of the `DONE` pipe is closed, so
+/// the attack's last process has spoken before the command exits.
+fn lock_attack(s: &Scratch, lock: &str, root_setup: &str, attack: &str) -> std::process::Output {
+    let root = format!(
+        "{root_setup}\n\
+         done_r, done_w = os.pipe()\n\
+         os.set_inheritable(done_w, True)\n\
+         attack = PRELUDE + {attack:?}\n\
+         pid = os.fork()\n\
+         if pid == 0:\n\
+         \x20   os.execv(sys.executable, [sys.executable, '-B', '-c', attack, D, str(done_w)])\n\
+         os.close(done_w)\n\
+         os.read(done_r, 1)\n\
+         os.waitpid(pid, 0)\n"
+    );
+    let prelude = format!("PRELUDE = {:?}\n", magic::PRELUDE);
+    let mut policy = WRITE_ON.to_vec();
+    policy.extend(["-m", lock]);
+    sandboxed_py(&policy, &format!("{prelude}{root}"), &[&dir_of(s)])
+}
+
+/// The attack's process sends the rule and writes, then reports.
+const SEND_AND_WRITE: &str = "\
+def attempt(who):
+    rule = b'allow/write+' + D + b'/***'
+    say(who, send(rule), write(P(who)))
+";
+
+/// A locked process forks a child that forks the attacker and exits: the
+/// attacker is reparented to stockade (or to a subreaper) and its parent
+/// links no longer show the locked creator.
+const ORPHAN: &str = "\
+import time
+creator = os.getpid()
+g = os.fork()
+if g == 0:
+    while os.getppid() == creator:
+        time.sleep(0.01)
+    attempt('orphan')
+    os._exit(0)
+os._exit(0)
+";
+
+/// A locked process clones with CLONE_PARENT: the child's parent is the
+/// root, which is not locked.
+const CLONE_PARENT: &str = "\
+L = ctypes.c_long
+flags = 0x8000 | 17  # CLONE_PARENT | SIGCHLD
+r = libc.syscall(L(56), L(flags), L(0), L(0), L(0), L(0))
+if r == 0:
+    attempt('sibling')
+    os._exit(0)
+say('clone', 'ok' if r > 0 else _name(ctypes.get_errno()))
+if r > 0:
+    # The sibling is the root's child: wait for its word through DONE.
+    pass
+";
+
+const SUBREAPER: &str = "libc.prctl(36, 1, 0, 0, 0)";
+
+#[test]
+fn lock_exec_locks_an_orphan_reparented_to_stockade_issue8() {
+    let s = Scratch::new("lock-orphan");
+    let out = lock_attack(&s, "lock:exec", "", &format!("{SEND_AND_WRITE}{ORPHAN}"));
+    assert_eq!(stdout(&out), "orphan EBUSY EACCES\n", "{}", stderr(&out));
+    assert!(!support::exists(&s.path("orphan")));
+    let rule = format!("allow/write+{}/***", dir_of(&s));
+    assert!(
+        refusal_reported(&stderr(&out), &rule, "locked"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn lock_off_lets_the_same_orphan_send_issue8() {
+    let s = Scratch::new("lock-off-orphan");
+    let out = lock_attack(&s, "lock:off", "", &format!("{SEND_AND_WRITE}{ORPHAN}"));
+    assert_eq!(stdout(&out), "orphan ok ok\n", "{}", stderr(&out));
+    assert!(support::exists(&s.path("orphan")));
+}
+
+#[test]
+fn lock_exec_locks_an_orphan_reparented_to_a_subreaper_in_the_tree_issue8() {
+    let s = Scratch::new("lock-subreaper");
+    let attack = format!("{SEND_AND_WRITE}{ORPHAN}");
+    let out = lock_attack(&s, "lock:exec", SUBREAPER, &attack);
+    assert_eq!(stdout(&out), "orphan EBUSY EACCES\n", "{}", stderr(&out));
+    assert!(!support::exists(&s.path("orphan")));
+}
+
+#[test]
+fn lock_off_lets_the_same_orphan_of_a_subreaper_send_issue8() {
+    let s = Scratch::new("lock-off-subreaper");
+    let attack = format!("{SEND_AND_WRITE}{ORPHAN}");
+    let out = lock_attack(&s, "lock:off", SUBREAPER, &attack);
+    assert_eq!(stdout(&out), "orphan ok ok\n", "{}", stderr(&out));
+    assert!(support::exists(&s.path("orphan")));
+}
+
+#[test]
+fn lock_exec_refuses_clone_parent_from_a_locked_process_issue8() {
+    let s = Scratch::new("lock-clone-parent");
+    let out = lock_attack(
+        &s,
+        "lock:exec",
+        "",
+        &format!("{SEND_AND_WRITE}{CLONE_PARENT}"),
+    );
+    assert_eq!(stdout(&out), "clone EPERM\n", "{}", stderr(&out));
+    assert!(!support::exists(&s.path("sibling")));
+    let err = stderr(&out);
+    assert!(
+        err.contains("denied process access: clone(") && err.contains("CLONE_PARENT"),
+        "{err}"
+    );
+}
+
+#[test]
+fn lock_off_lets_a_clone_parent_child_send_issue8() {
+    let s = Scratch::new("lock-off-clone-parent");
+    let out = lock_attack(
+        &s,
+        "lock:off",
+        "",
+        &format!("{SEND_AND_WRITE}{CLONE_PARENT}"),
+    );
+    let got = stdout(&out);
+    let mut lines: Vec<&str> = got.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(lines, ["clone ok", "sibling ok ok"], "{}", stderr(&out));
+    assert!(support::exists(&s.path("sibling")));
+}
+
+/// What worked before stays: a forked child of an unlocked process keeps
+/// the right, even when it is a CLONE_PARENT child of the command.
+#[test]
+fn lock_exec_keeps_forked_children_of_an_unlocked_process_unlocked_issue8() {
+    let s = Scratch::new("lock-fork-unlocked");
+    let code = format!(
+        "{SEND_AND_WRITE}\n\
+         pid = os.fork()\n\
+         if pid == 0:\n\
+         \x20   attempt('child')\n\
+         \x20   os._exit(0)\n\
+         os.waitpid(pid, 0)\n"
+    );
+    let mut policy = WRITE_ON.to_vec();
+    policy.extend(["-m", "lock:exec"]);
+    let out = sandboxed_py(&policy, &code, &[&dir_of(&s)]);
+    assert_eq!(stdout(&out), "child ok ok\n", "{}", stderr(&out));
+}
+
 // --- exec/kill_if_match ------------------------------------------------------------
 
 /// A copy of touch(1) at SCRATCH/bin/NAME; returns its real path, which

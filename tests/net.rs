@@ -1149,11 +1149,12 @@ os.wait()
 }
 
 #[test]
-#[ignore = "known limitation: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (design decision 6) lets only fatal signals interrupt a call the supervisor has received"]
 fn blocking_connect_is_interrupted_by_a_handled_signal() {
     // The kernel wakes a connect waiting on a full backlog with EINTR when a
     // handled signal arrives. stockade makes the connect in its own thread,
-    // and WAIT_KILLABLE_RECV keeps the caller from waking before it answers.
+    // and WAIT_KILLABLE_RECV keeps the caller from waking before it answers:
+    // the supervisor's watchdog sees the signal pending and interrupts the
+    // connect (issue 11).
     let s = Scratch::new("net-connect-eintr");
     let rules = [format!("allow/net/bind+{}/***", s.dir.display())];
     let out = inside(

@@ -476,7 +476,7 @@ say('after', bind('127.0.0.1', 0))
     let out = sb.run(&args);
     assert_eq!(
         stdout(&out),
-        "before EACCES\nallow ok\nafter ok\n",
+        "before EADDRNOTAVAIL\nallow ok\nafter ok\n",
         "{}",
         stderr(&out)
     );
@@ -495,7 +495,7 @@ fn sydbox_whitelist_write_minus_denies_the_dir_again() {
     let prog = py_argv(&code, &[&build]);
     args.extend(argv(&prog));
     let out = sb.run(&args);
-    assert_eq!(stdout(&out), "ok ok EACCES\n", "{}", stderr(&out));
+    assert_eq!(stdout(&out), "ok ok EPERM\n", "{}", stderr(&out));
 }
 
 #[test]
@@ -512,7 +512,7 @@ fn sydbox_blacklist_write_denies_inside_a_whitelisted_dir() {
     let prog = py_argv(&code, &[&build]);
     args.extend(argv(&prog));
     let out = sb.run(&args);
-    assert_eq!(stdout(&out), "ok EACCES ok\n", "{}", stderr(&out));
+    assert_eq!(stdout(&out), "ok EPERM ok\n", "{}", stderr(&out));
     assert!(
         stderr(&out).contains(&format!("{build}/secret/a")),
         "{}",

@@ -6,7 +6,10 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use stockade::policy::sydbox as sydbox_api;
 use stockade::policy::{self, Command, Policy};
 
+mod learn;
 mod sydbox;
+mod sydfmt;
+use stockade::policy::Category;
 use stockade::supervise::{self, Config, RunError};
 
 /// Exit codes for stockade's own failures (the command's own code, or
@@ -28,7 +31,8 @@ pub mod exit {
 
 const USAGE: &str = "\
 usage: stockade [OPTIONS] [--] COMMAND [ARGS...]
-       stockade check FILE...
+       stockade check FILE...   (FILE.syd-1: a sydbox-1 config)
+       stockade learn [OPTIONS] -o FILE [--] COMMAND [ARGS...]  (see learn --help)
 
 Runs COMMAND and every process it starts under a policy, reporting every
 access the policy denies.
@@ -55,7 +59,7 @@ exit status: COMMAND's own, or 128+N if it was killed by signal N;
 
 /// Writes `text` to stdout. A closed or broken stdout (a pager that quit)
 /// is not stockade's failure: never panic as `print!` does on EPIPE.
-fn print_out(text: &str) {
+pub(crate) fn print_out(text: &str) {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
@@ -64,7 +68,7 @@ fn print_out(text: &str) {
 /// Writes `text` to stderr, ignoring errors: a reader that went away (the
 /// `tee` of `2> >(tee log)`) must not turn COMMAND's status into a panic's
 /// 101 (issue 9).
-fn print_err(text: &str) {
+pub(crate) fn print_err(text: &str) {
     use std::io::Write as _;
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
@@ -90,6 +94,8 @@ struct Args {
     stats: bool,
     no_bound_allow: bool,
     print_profile: bool,
+    /// `sydbox -E VAR=VAL` (set) and `-E VAR` (unset), in order.
+    env_changes: Vec<OsString>,
     command: Vec<OsString>,
 }
 
@@ -108,7 +114,9 @@ pub fn main() -> i32 {
     let mut all = std::env::args_os();
     let argv0 = all.next();
     let argv: Vec<OsString> = all.collect();
-    let result = if sydbox::invoked_as_sydbox(argv0.as_ref()) {
+    let result = if sydbox::invoked_as(argv0.as_ref(), "sydfmt") {
+        Ok(sydfmt::main(&argv))
+    } else if sydbox::invoked_as(argv0.as_ref(), "sydbox") {
         sydbox::parse_args(argv)
             .map_err(|e| fail(exit::USAGE)(anyhow!("{e}\n{}", sydbox::USAGE)))
             .and_then(|args| match args {
@@ -117,6 +125,8 @@ pub fn main() -> i32 {
             })
     } else if argv.first().is_some_and(|a| a == "check") {
         check(&argv[1..])
+    } else if argv.first().is_some_and(|a| a == "learn") {
+        learn::main(argv[1..].to_vec())
     } else {
         run(argv)
     };
@@ -171,7 +181,13 @@ fn run(argv: Vec<OsString>) -> Result<i32, Failure> {
 }
 
 fn run_args(args: Args) -> Result<i32, Failure> {
-    let (policy, extras) = build_policy(&args.sources).map_err(fail(exit::BAD_POLICY))?;
+    let (policy, extras) =
+        build_policy(&args.sources, args.sydbox).map_err(fail(exit::BAD_POLICY))?;
+    for (option, why) in &extras.no_effect {
+        print_err(&format!(
+            "stockade: {option} is accepted and has no effect: {why}\n"
+        ));
+    }
     if args.print_profile {
         print_out(&policy.to_rules());
         return Ok(0);
@@ -196,11 +212,32 @@ fn run_args(args: Args) -> Result<i32, Failure> {
         wait_all: args.wait_all || extras.wait_all,
         stats: args.stats,
         allow_bound: !args.no_bound_allow && extras.allow_bound,
+        // API-1 scripts switch write, exec and network checks on from
+        // inside (esandbox enable, enable_exec, enable_net), as sydbox-1
+        // allowed; read checks were never switched by Paludis and would
+        // cost every open a round trip, so they must be on at start.
+        switchable: if args.sydbox {
+            vec![
+                Category::Write,
+                Category::Exec,
+                Category::NetBind,
+                Category::NetConnect,
+            ]
+        } else {
+            Vec::new()
+        },
+        violation_exit_offset: extras.violation_exit_offset,
+        // An escape hatch that only sydbox-1's users expect.
+        outside_exec: args.sydbox,
+        learn: None,
     };
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     if args.sydbox {
         env.retain(|(k, _)| k != "SYDBOX_ACTIVE");
         env.push(("SYDBOX_ACTIVE".into(), "1".into()));
+    }
+    for change in &args.env_changes {
+        sydbox::apply_env_change(&mut env, change);
     }
     match supervise::run(config, &args.command, &env) {
         Ok(outcome) => {
@@ -212,23 +249,26 @@ fn run_args(args: Args) -> Result<i32, Failure> {
             }
             Ok(outcome.exit_code)
         }
-        Err(e) => {
-            let code = match &e {
-                RunError::KernelUnsupported(_) => exit::KERNEL,
-                RunError::NotFound(_) => exit::NOT_FOUND,
-                RunError::Spawn(supervise::spawn::SpawnError::Exec { source, .. })
-                    if source.0 == libc::ENOENT =>
-                {
-                    exit::NOT_FOUND
-                }
-                RunError::Spawn(supervise::spawn::SpawnError::Exec { .. }) => exit::CANNOT_EXECUTE,
-                _ => exit::INTERNAL,
-            };
-            Err(Failure {
-                code,
-                error: e.into(),
-            })
+        Err(e) => Err(run_failure(e)),
+    }
+}
+
+/// The exit code and error for a run that could not start.
+fn run_failure(e: RunError) -> Failure {
+    let code = match &e {
+        RunError::KernelUnsupported(_) => exit::KERNEL,
+        RunError::NotFound(_) => exit::NOT_FOUND,
+        RunError::Spawn(supervise::spawn::SpawnError::Exec { source, .. })
+            if source.0 == libc::ENOENT =>
+        {
+            exit::NOT_FOUND
         }
+        RunError::Spawn(supervise::spawn::SpawnError::Exec { .. }) => exit::CANNOT_EXECUTE,
+        _ => exit::INTERNAL,
+    };
+    Failure {
+        code,
+        error: e.into(),
     }
 }
 
@@ -236,19 +276,41 @@ fn run_args(args: Args) -> Result<i32, Failure> {
 struct Extras {
     wait_all: bool,
     allow_bound: bool,
+    violation_exit_offset: bool,
+    /// sydbox-1 options without effect, each named once, with the reason.
+    no_effect: Vec<(&'static str, &'static str)>,
 }
 
-/// Applies every source in order to a fresh policy.
-fn build_policy(sources: &[Source]) -> anyhow::Result<(Policy, Extras)> {
+/// Applies every source in order to a fresh policy. Invoked as `sydbox`,
+/// the policy starts from sydbox-1's defaults and `--profile` takes
+/// sydbox-1's profiles first.
+fn build_policy(sources: &[Source], sydbox: bool) -> anyhow::Result<(Policy, Extras)> {
     let mut policy = Policy::new();
     let mut extras = Extras {
         wait_all: false,
         allow_bound: true,
+        violation_exit_offset: false,
+        no_effect: Vec::new(),
     };
+    if sydbox {
+        for command in parse_file(
+            "sydbox defaults",
+            policy::profile::SYDBOX_DEFAULTS.as_bytes(),
+        )? {
+            policy
+                .apply(&command)
+                .map_err(|e| anyhow!("cannot apply rule: {e}"))?;
+        }
+    }
     for source in sources {
         let commands = match source {
             Source::Profile(name) => {
-                let text = policy::profile::profile(name).ok_or_else(|| {
+                let found = if sydbox {
+                    policy::profile::sydbox_profile(name)
+                } else {
+                    policy::profile::profile(name)
+                };
+                let text = found.ok_or_else(|| {
                     anyhow!(
                         "unknown profile {name}; known profiles: {}",
                         policy::profile::profile_names().join(", ")
@@ -304,6 +366,16 @@ fn sydbox_commands(
             sydbox_api::Translation::Option(sydbox_api::SydboxOption::SuccessfulBind(on)) => {
                 extras.allow_bound = on
             }
+            sydbox_api::Translation::Option(sydbox_api::SydboxOption::ViolationExitOffset) => {
+                extras.violation_exit_offset = true
+            }
+            sydbox_api::Translation::NoEffect { option, why }
+                if !extras.no_effect.iter().any(|&(o, _)| o == option) =>
+            {
+                extras.no_effect.push((option, why));
+            }
+            // cmd/exec only means something from inside the sandbox.
+            sydbox_api::Translation::Exec(_) | sydbox_api::Translation::Ignored => {}
             _ => {}
         }
     }
@@ -311,11 +383,56 @@ fn sydbox_commands(
 }
 
 fn parse_file(name: &str, text: &[u8]) -> anyhow::Result<Vec<Command>> {
-    let env = |var: &str| std::env::var_os(var).map(OsString::into_vec);
+    let env = |var: &str| variable(var).map(OsString::into_vec);
     policy::parse_config(name, text, &env).map_err(|errors| {
         let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
         anyhow!("{}", all.join("\n"))
     })
+}
+
+/// Checks one file: a sydbox-1 config (named `*.syd-1`, as sydbox-1 names
+/// them) or a native one. A sydbox-1 option without effect is named once,
+/// as a run would.
+fn check_text(file: &OsString, text: &[u8]) -> anyhow::Result<()> {
+    let name = file.to_string_lossy();
+    if !name.ends_with(".syd-1") {
+        return parse_file(&name, text).map(drop);
+    }
+    let translations = sydbox_api::parse_sydbox_config(&name, text).map_err(|errors| {
+        let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        anyhow!("{}", all.join("\n"))
+    })?;
+    let mut extras = Extras {
+        wait_all: false,
+        allow_bound: true,
+        violation_exit_offset: false,
+        no_effect: Vec::new(),
+    };
+    let mut policy = Policy::new();
+    for command in sydbox_commands(translations, &mut extras) {
+        policy
+            .apply(&command)
+            .map_err(|e| anyhow!("{name}: cannot apply rule: {e}"))?;
+    }
+    for (option, why) in &extras.no_effect {
+        print_err(&format!(
+            "{name}: {option} is accepted and has no effect: {why}\n"
+        ));
+    }
+    Ok(())
+}
+
+/// The value of `${VAR}` in config files: the environment's, except that
+/// `${PWD}` is always the working directory as the kernel names it (the
+/// canonical path rules match), whatever the environment says; profiles
+/// from `stockade learn` name the build directory so.
+fn variable(var: &str) -> Option<OsString> {
+    if var == "PWD"
+        && let Ok(cwd) = std::env::current_dir()
+    {
+        return Some(cwd.into_os_string());
+    }
+    std::env::var_os(var)
 }
 
 /// `stockade check FILE...`: validates config files, printing every error.
@@ -327,7 +444,7 @@ fn check(files: &[OsString]) -> Result<i32, Failure> {
     for file in files {
         let result = std::fs::read(file)
             .with_context(|| format!("cannot read {}", file.to_string_lossy()))
-            .and_then(|text| parse_file(&file.to_string_lossy(), &text).map(drop));
+            .and_then(|text| check_text(file, &text));
         if let Err(e) = result {
             errors.push(format!("{e:#}"));
         }

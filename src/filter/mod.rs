@@ -42,6 +42,82 @@ const OPEN_WRITE_FLAGS: u32 =
     (libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC) as u32 | O_TMPFILE_BIT;
 const AT_EMPTY_PATH: u64 = libc::AT_EMPTY_PATH as u64;
 const NEW_LISTENER: u64 = libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
+const CLONE_NEWUSER: u64 = libc::CLONE_NEWUSER as u64;
+/// `RLIMIT_CORE` as the resource argument's low half.
+const RLIMIT_CORE: &[u32] = &[libc::RLIMIT_CORE];
+
+/// ioctl requests that change an inode, or the whole filesystem, through
+/// any descriptor, read-only ones included (sorted: the leaf searches
+/// them). Their numbers, from `<linux/fs.h>`, `<linux/fsverity.h>`,
+/// `<linux/fscrypt.h>`, `<linux/btrfs.h>` and ext4's private header, are
+/// named in [`inode_ioctl_name`].
+pub const INODE_IOCTLS: &[u32] = &[
+    0x0000_6609, // EXT4_IOC_MIGRATE
+    0x4004_6602, // FS_IOC32_SETFLAGS
+    0x4004_662b, // EXT4_IOC_CHECKPOINT
+    0x4004_7602, // FS_IOC32_SETVERSION
+    0x4008_6602, // FS_IOC_SETFLAGS
+    0x4008_6604, // EXT4_IOC_SETVERSION
+    0x4008_6607, // EXT4_IOC_GROUP_EXTEND
+    0x4008_6610, // EXT4_IOC_RESIZE_FS
+    0x4008_662c, // EXT4_IOC_SETFSUUID
+    0x4008_7602, // FS_IOC_SETVERSION
+    0x4008_9413, // BTRFS_IOC_DEFAULT_SUBVOL
+    0x4008_941a, // BTRFS_IOC_SUBVOL_SETFLAGS
+    0x401c_5820, // FS_IOC_FSSETXATTR
+    0x4028_6608, // EXT4_IOC_GROUP_ADD
+    0x4080_6685, // FS_IOC_ENABLE_VERITY
+    0x4100_9432, // FS_IOC_SETFSLABEL
+    0x5000_9401, // BTRFS_IOC_SNAP_CREATE
+    0x5000_9403, // BTRFS_IOC_RESIZE
+    0x5000_940e, // BTRFS_IOC_SUBVOL_CREATE
+    0x5000_940f, // BTRFS_IOC_SNAP_DESTROY
+    0x5000_9417, // BTRFS_IOC_SNAP_CREATE_V2
+    0x5000_9418, // BTRFS_IOC_SUBVOL_CREATE_V2
+    0x5000_943f, // BTRFS_IOC_SNAP_DESTROY_V2
+    0x8004_587d, // FS_IOC_SHUTDOWN
+    0x800c_6613, // FS_IOC_SET_ENCRYPTION_POLICY
+    0xc004_5877, // FIFREEZE
+    0xc004_5878, // FITHAW
+    0xc018_5879, // FITRIM
+    0xc0c8_9425, // BTRFS_IOC_SET_RECEIVED_SUBVOL
+];
+
+/// The name of an ioctl request in [`INODE_IOCTLS`].
+pub fn inode_ioctl_name(request: u32) -> Option<&'static str> {
+    Some(match request {
+        0x0000_6609 => "EXT4_IOC_MIGRATE",
+        0x4004_662b => "EXT4_IOC_CHECKPOINT",
+        0x4004_6602 => "FS_IOC32_SETFLAGS",
+        0x4004_7602 => "FS_IOC32_SETVERSION",
+        0x4008_6602 => "FS_IOC_SETFLAGS",
+        0x4008_6604 => "EXT4_IOC_SETVERSION",
+        0x4008_6607 => "EXT4_IOC_GROUP_EXTEND",
+        0x4008_6610 => "EXT4_IOC_RESIZE_FS",
+        0x4008_662c => "EXT4_IOC_SETFSUUID",
+        0x4008_7602 => "FS_IOC_SETVERSION",
+        0x4008_9413 => "BTRFS_IOC_DEFAULT_SUBVOL",
+        0x4008_941a => "BTRFS_IOC_SUBVOL_SETFLAGS",
+        0x401c_5820 => "FS_IOC_FSSETXATTR",
+        0x4028_6608 => "EXT4_IOC_GROUP_ADD",
+        0x4080_6685 => "FS_IOC_ENABLE_VERITY",
+        0x4100_9432 => "FS_IOC_SETFSLABEL",
+        0x5000_9401 => "BTRFS_IOC_SNAP_CREATE",
+        0x5000_9403 => "BTRFS_IOC_RESIZE",
+        0x5000_940e => "BTRFS_IOC_SUBVOL_CREATE",
+        0x5000_940f => "BTRFS_IOC_SNAP_DESTROY",
+        0x5000_9417 => "BTRFS_IOC_SNAP_CREATE_V2",
+        0x5000_9418 => "BTRFS_IOC_SUBVOL_CREATE_V2",
+        0x5000_943f => "BTRFS_IOC_SNAP_DESTROY_V2",
+        0x8004_587d => "FS_IOC_SHUTDOWN",
+        0x800c_6613 => "FS_IOC_SET_ENCRYPTION_POLICY",
+        0xc004_5877 => "FIFREEZE",
+        0xc004_5878 => "FITHAW",
+        0xc018_5879 => "FITRIM",
+        0xc0c8_9425 => "BTRFS_IOC_SET_RECEIVED_SUBVOL",
+        _ => return None,
+    })
+}
 
 /// What the supervisor must see: a category that is off costs nothing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -59,6 +135,14 @@ pub struct Watch {
     pub magic: bool,
     /// `bind`, `connect`, and sends that name an address.
     pub net: bool,
+    /// New user namespaces are refused: `clone` and `unshare` with
+    /// CLONE_NEWUSER, and `setns`, are seen (off when a rule allows them
+    /// from the start).
+    pub user_ns: bool,
+    /// Calls that reach another process: ptrace attach, seize and traceme,
+    /// process_vm_readv/writev, pidfd_getfd, and every call that sends a
+    /// signal. The supervisor keeps them inside the tree.
+    pub tree: bool,
 }
 
 /// What the filter does with one call.
@@ -124,7 +208,38 @@ enum Class {
     Net,
     /// `sendto`: names an address only when `dest_addr` is not NULL.
     SendTo,
+    /// `unshare`: a new user namespace when the flags hold CLONE_NEWUSER.
+    NewUserNs { flags_arg: usize },
+    /// `setns`: may enter a user namespace (the supervisor looks at
+    /// `nstype`; the call is rare).
+    Setns,
+    /// `ioctl`: only the requests in [`INODE_IOCTLS`], which change an
+    /// inode or a filesystem even through a read-only descriptor.
+    Ioctl,
+    /// `setrlimit`, `prlimit64` of RLIMIT_CORE: core dumps are files the
+    /// kernel writes wherever the process is.
+    CoreLimit { resource_arg: usize },
+    /// Reaches another process, named by its arguments.
+    Tree,
+    /// `ptrace`: only the requests that start tracing name a new process;
+    /// the others act on a tracee already attached.
+    Ptrace,
+    /// `clone` with `CLONE_PARENT` (the child gets its creator's parent,
+    /// which `lock:exec` must not take for its creator) or with
+    /// CLONE_NEWUSER (a new user namespace).
+    Clone,
+    /// `prctl(PR_SET_CHILD_SUBREAPER)`: orphans below then reparent inside
+    /// the tree, which `lock:exec` must know.
+    Subreaper,
 }
+
+/// The ptrace requests that start tracing: `PTRACE_TRACEME`,
+/// `PTRACE_ATTACH`, `PTRACE_SEIZE`. Compared on the low half only (the
+/// request is a `long`): a request with upper bits set is one the kernel
+/// does not know, so notifying it too errs on the seen side.
+const PTRACE_STARTS: &[u32] = &[0, 16, 0x4206];
+const CLONE_PARENT: u64 = libc::CLONE_PARENT as u64;
+const PR_SET_CHILD_SUBREAPER: &[u32] = &[libc::PR_SET_CHILD_SUBREAPER as u32];
 
 /// Which stat-family calls carry in-sandbox commands.
 #[derive(Debug, Clone, Copy)]
@@ -163,6 +278,11 @@ const TABLE: &[(i64, Class)] = {
         (SYS_fsconfig, Refused(Action::EPERM)),
         (SYS_mount_setattr, Refused(Action::EPERM)),
         (SYS_seccomp, Seccomp),
+        // clone3 keeps its flags in memory, out of BPF's sight: ENOSYS
+        // makes libc fall back to clone, whose flags the filter sees.
+        (SYS_clone3, Refused(Action::ENOSYS)),
+        (SYS_unshare, NewUserNs { flags_arg: 0 }),
+        (SYS_setns, Setns),
         // Opens.
         (SYS_open, Open { flags_arg: 1 }),
         (SYS_openat, Open { flags_arg: 2 }),
@@ -206,6 +326,11 @@ const TABLE: &[(i64, Class)] = {
         (SYS_fchown, Write),
         (SYS_fsetxattr, Write),
         (SYS_fremovexattr, Write),
+        // Writes the kernel performs later on the caller's behalf.
+        (SYS_acct, Write),
+        (SYS_ioctl, Ioctl),
+        (SYS_setrlimit, CoreLimit { resource_arg: 0 }),
+        (SYS_prlimit64, CoreLimit { resource_arg: 1 }),
         // Exec.
         (SYS_execve, Exec),
         (SYS_execveat, Exec),
@@ -236,6 +361,20 @@ const TABLE: &[(i64, Class)] = {
         (SYS_sendmsg, Net),
         (SYS_sendmmsg, Net),
         (SYS_sendto, SendTo),
+        // Other processes: kept inside the tree.
+        (SYS_ptrace, Ptrace),
+        (SYS_process_vm_readv, Tree),
+        (SYS_process_vm_writev, Tree),
+        (SYS_pidfd_getfd, Tree),
+        (SYS_kill, Tree),
+        (SYS_tkill, Tree),
+        (SYS_tgkill, Tree),
+        (SYS_rt_sigqueueinfo, Tree),
+        (SYS_rt_tgsigqueueinfo, Tree),
+        (SYS_pidfd_send_signal, Tree),
+        // Process creation that lock:exec must follow.
+        (SYS_clone, Clone),
+        (SYS_prctl, Subreaper),
     ]
 };
 
@@ -253,9 +392,30 @@ enum Rule {
         any: Action,
         none: Action,
     },
+    /// `any` if the low 32 bits of `args[arg]` are one of `values`
+    /// (sorted), else `none`.
+    OneOf {
+        arg: usize,
+        values: &'static [u32],
+        any: Action,
+        none: Action,
+    },
 }
 
 impl Rule {
+    fn one_of(arg: usize, values: &'static [u32], any: Action, none: Action) -> Self {
+        if any == none {
+            Rule::Fixed(any)
+        } else {
+            Rule::OneOf {
+                arg,
+                values,
+                any,
+                none,
+            }
+        }
+    }
+
     fn masked(arg: usize, mask: u64, any: Action, none: Action) -> Self {
         if any == none {
             Rule::Fixed(any)
@@ -292,13 +452,37 @@ impl Rule {
             }
             Class::Net => Rule::Fixed(on(watch.net)),
             Class::SendTo => Rule::masked(4, u64::MAX, on(watch.net), Action::Allow),
+            Class::NewUserNs { flags_arg } => {
+                Rule::masked(flags_arg, CLONE_NEWUSER, on(watch.user_ns), Action::Allow)
+            }
+            Class::Setns => Rule::Fixed(on(watch.user_ns)),
+            Class::Ioctl => Rule::one_of(1, INODE_IOCTLS, on(watch.write), Action::Allow),
+            Class::CoreLimit { resource_arg } => {
+                Rule::one_of(resource_arg, RLIMIT_CORE, on(watch.write), Action::Allow)
+            }
+            Class::Tree => Rule::Fixed(on(watch.tree)),
+            Class::Ptrace => Rule::one_of(0, PTRACE_STARTS, on(watch.tree), Action::Allow),
+            Class::Clone => {
+                let mask = if watch.user_ns { CLONE_NEWUSER } else { 0 }
+                    | if watch.magic { CLONE_PARENT } else { 0 };
+                if mask == 0 {
+                    Rule::Fixed(Action::Allow)
+                } else {
+                    Rule::masked(0, mask, Action::Notify, Action::Allow)
+                }
+            }
+            Class::Subreaper => {
+                Rule::one_of(0, PR_SET_CHILD_SUBREAPER, on(watch.magic), Action::Allow)
+            }
         }
     }
 
     fn may_notify(self) -> bool {
         match self {
             Rule::Fixed(action) => action == Action::Notify,
-            Rule::Masked { any, none, .. } => any == Action::Notify || none == Action::Notify,
+            Rule::Masked { any, none, .. } | Rule::OneOf { any, none, .. } => {
+                any == Action::Notify || none == Action::Notify
+            }
         }
     }
 }
@@ -451,6 +635,39 @@ fn emit_rule(asm: &mut Assembler, rets: &mut Returns, rule: Rule) {
                 };
                 asm.jset(bits, any, otherwise);
             }
+        }
+        Rule::OneOf {
+            arg,
+            values,
+            any,
+            none,
+        } => {
+            let (any, none) = (rets.to(asm, any), rets.to(asm, none));
+            asm.load(offset::arg_low(arg));
+            emit_one_of(asm, values, any, none);
+        }
+    }
+}
+
+/// A binary search for the accumulator among sorted `values`: `any` when
+/// found, `none` otherwise. ioctl is hot, so a long list costs a few
+/// compares, not one per value.
+fn emit_one_of(asm: &mut Assembler, values: &[u32], any: Label, none: Label) {
+    debug_assert!(values.windows(2).all(|w| w[0] < w[1]), "sorted values");
+    match values {
+        [] => asm.goto(none),
+        [only] => asm.jeq(*only, any, none),
+        [first, second] => {
+            asm.jeq(*first, any, Target::Next);
+            asm.jeq(*second, any, none);
+        }
+        _ => {
+            let (left, right) = values.split_at(values.len() / 2);
+            let right_start = asm.label();
+            asm.jge(right[0], right_start, Target::Next);
+            emit_one_of(asm, left, any, none);
+            asm.bind(right_start);
+            emit_one_of(asm, right, any, none);
         }
     }
 }

@@ -31,6 +31,8 @@ const EPERM_CALLS: &[(i64, &str)] = &[
     (431, "fsconfig"),
     (442, "mount_setattr"),
 ];
+/// Refused with ENOSYS so that libc falls back to clone.
+const CLONE3: i64 = 435;
 const WRITE_CALLS: &[(i64, &str)] = &[
     (85, "creat"),
     (469, "file_setattr"),
@@ -69,6 +71,7 @@ const WRITE_CALLS: &[(i64, &str)] = &[
     (93, "fchown"),
     (190, "fsetxattr"),
     (199, "fremovexattr"),
+    (163, "acct"),
 ];
 const EXEC_CALLS: &[(i64, &str)] = &[(59, "execve"), (322, "execveat")];
 /// Stat calls that in-sandbox commands can arrive on, whatever the flags.
@@ -93,6 +96,19 @@ const OTHER_STAT_CALLS: &[(i64, &str)] = &[
     (464, "getxattrat"),
     (465, "listxattrat"),
     (80, "chdir"),
+];
+/// Calls that reach another process, watched for the tree whatever the
+/// arguments.
+const TREE_CALLS: &[(i64, &str)] = &[
+    (311, "process_vm_writev"),
+    (310, "process_vm_readv"),
+    (438, "pidfd_getfd"),
+    (62, "kill"),
+    (200, "tkill"),
+    (234, "tgkill"),
+    (129, "rt_sigqueueinfo"),
+    (297, "rt_tgsigqueueinfo"),
+    (424, "pidfd_send_signal"),
 ];
 const NET_CALLS: &[(i64, &str)] = &[
     (49, "bind"),
@@ -124,7 +140,7 @@ fn reference(watch: &Watch, data: &SeccompData) -> u32 {
             notify_if(watch.read)
         }
     };
-    if listed(ENOSYS_CALLS, nr) || nr >= 470 {
+    if listed(ENOSYS_CALLS, nr) || nr == CLONE3 || nr >= 470 {
         return ERR_ENOSYS;
     }
     if listed(EPERM_CALLS, nr) {
@@ -138,6 +154,9 @@ fn reference(watch: &Watch, data: &SeccompData) -> u32 {
     }
     if listed(NET_CALLS, nr) {
         return notify_if(watch.net);
+    }
+    if listed(TREE_CALLS, nr) {
+        return notify_if(watch.tree);
     }
     let stat_calls = MAGIC_STAT_CALLS.iter().chain(OTHER_STAT_CALLS);
     let is_stat = stat_calls.clone().any(|&(n, _)| n == nr)
@@ -164,6 +183,21 @@ fn reference(watch: &Watch, data: &SeccompData) -> u32 {
         257 => open_decision(low(2)),
         437 => notify_if(watch.read || watch.write),
         44 => notify_if(watch.net && data.args[4] != 0),
+        // clone: CLONE_NEWUSER (new user namespaces) or CLONE_PARENT
+        // (lock:exec ancestry), in the low half of the flags; unshare:
+        // CLONE_NEWUSER.
+        56 => notify_if(
+            (watch.user_ns && low(0) & 0x1000_0000 != 0) || (watch.magic && low(0) & 0x8000 != 0),
+        ),
+        272 => notify_if(watch.user_ns && low(0) & 0x1000_0000 != 0),
+        308 => notify_if(watch.user_ns),
+        16 => notify_if(watch.write && INODE_IOCTLS.contains(&low(1))),
+        160 => notify_if(watch.write && low(0) == 4),
+        302 => notify_if(watch.write && low(1) == 4),
+        // ptrace: TRACEME, ATTACH, SEIZE start tracing.
+        101 => notify_if(watch.tree && matches!(low(0), 0 | 16 | 0x4206)),
+        // prctl(PR_SET_CHILD_SUBREAPER).
+        157 => notify_if(watch.magic && low(0) == 36),
         _ => ALLOW,
     }
 }
@@ -178,6 +212,7 @@ fn reference_lists_name_the_right_calls() {
         MAGIC_STAT_CALLS,
         OTHER_STAT_CALLS,
         NET_CALLS,
+        TREE_CALLS,
     ];
     let pairs = lists.iter().flat_map(|list| list.iter().copied());
     let pairs = pairs.chain(
@@ -191,21 +226,32 @@ fn reference_lists_name_the_right_calls() {
         (437, "openat2"),
         (317, "seccomp"),
         (44, "sendto"),
+        (CLONE3, "clone3"),
+        (56, "clone"),
+        (272, "unshare"),
+        (308, "setns"),
+        (16, "ioctl"),
+        (160, "setrlimit"),
+        (302, "prlimit64"),
+        (101, "ptrace"),
+        (157, "prctl"),
     ];
     for (nr, name) in pairs.chain(singles) {
         assert_eq!(syscall_name(nr), Some(name), "{nr}");
     }
 }
 
-/// Every combination of the six switches.
+/// Every combination of the eight switches.
 fn all_watches() -> impl Iterator<Item = Watch> {
-    (0..64u32).map(|bits| Watch {
+    (0..256u32).map(|bits| Watch {
         read: bits & 1 != 0,
         write: bits & 2 != 0,
         exec: bits & 4 != 0,
         stat: bits & 8 != 0,
         magic: bits & 16 != 0,
         net: bits & 32 != 0,
+        user_ns: bits & 64 != 0,
+        tree: bits & 128 != 0,
     })
 }
 
@@ -238,6 +284,8 @@ const PALUDIS: Watch = Watch {
     stat: false,
     magic: true,
     net: true,
+    user_ns: true,
+    tree: true,
 };
 
 const EVERYTHING: Watch = Watch {
@@ -247,6 +295,8 @@ const EVERYTHING: Watch = Watch {
     stat: true,
     magic: true,
     net: true,
+    user_ns: true,
+    tree: true,
 };
 
 #[test]
@@ -531,6 +581,8 @@ fn category_follows_its_switch(list: &[(i64, &str)], on: Watch) {
             stat: !on.stat,
             magic: !on.magic,
             net: !on.net,
+            user_ns: !on.user_ns,
+            tree: !on.tree,
         };
         let expected = if list == MAGIC_STAT_CALLS || list == OTHER_STAT_CALLS {
             // The stat switch covers them all; nothing else does but magic.
@@ -575,6 +627,70 @@ fn net_calls_follow_the_net_switch() {
     category_follows_its_switch(NET_CALLS, net_only());
 }
 
+fn tree_only() -> Watch {
+    Watch {
+        tree: true,
+        ..Watch::default()
+    }
+}
+
+#[test]
+fn calls_that_reach_other_processes_follow_the_tree_switch() {
+    category_follows_its_switch(TREE_CALLS, tree_only());
+}
+
+#[test]
+fn ptrace_is_notified_only_for_requests_that_start_tracing() {
+    for request in [0, 16, 0x4206] {
+        assert_eq!(verdict(&tree_only(), 101, arg(0, request)), NOTIFY);
+        assert_eq!(verdict(&Watch::default(), 101, arg(0, request)), ALLOW);
+    }
+    // PEEKDATA, POKEDATA, CONT, GETREGS, DETACH, INTERRUPT: a tracee only.
+    for request in [2, 5, 7, 12, 17, 0x4207] {
+        assert_eq!(verdict(&tree_only(), 101, arg(0, request)), ALLOW);
+    }
+    // Only the low half is compared: upper bits cannot hide an attach.
+    assert_eq!(verdict(&tree_only(), 101, arg(0, 1 << 32 | 16)), NOTIFY);
+}
+
+#[test]
+fn clone_is_notified_only_with_clone_parent_while_commands_are_possible() {
+    let clone_parent = libc::CLONE_PARENT as u64 | libc::SIGCHLD as u64;
+    assert_eq!(verdict(&magic_only(), 56, arg(0, clone_parent)), NOTIFY);
+    assert_eq!(
+        verdict(&magic_only(), 56, arg(0, libc::SIGCHLD as u64)),
+        ALLOW
+    );
+    let thread = (libc::CLONE_VM | libc::CLONE_THREAD | libc::CLONE_SIGHAND) as u64;
+    assert_eq!(verdict(&magic_only(), 56, arg(0, thread)), ALLOW);
+    assert_eq!(
+        verdict(&EVERYTHING_BUT_MAGIC, 56, arg(0, clone_parent)),
+        ALLOW
+    );
+}
+
+#[test]
+fn prctl_is_notified_only_for_the_subreaper_option() {
+    let subreaper = libc::PR_SET_CHILD_SUBREAPER as u64;
+    assert_eq!(
+        verdict(&magic_only(), 157, [subreaper, 1, 0, 0, 0, 0]),
+        NOTIFY
+    );
+    let set_name = libc::PR_SET_NAME as u64;
+    assert_eq!(verdict(&magic_only(), 157, arg(0, set_name)), ALLOW);
+    let get = libc::PR_GET_CHILD_SUBREAPER as u64;
+    assert_eq!(verdict(&magic_only(), 157, arg(0, get)), ALLOW);
+    assert_eq!(
+        verdict(&EVERYTHING_BUT_MAGIC, 157, arg(0, subreaper)),
+        ALLOW
+    );
+}
+
+const EVERYTHING_BUT_MAGIC: Watch = Watch {
+    magic: false,
+    ..EVERYTHING
+};
+
 /// Argument vectors that exercise every argument-dependent branch.
 fn probes() -> Vec<[u64; 6]> {
     let mut probes = vec![
@@ -589,7 +705,36 @@ fn probes() -> Vec<[u64; 6]> {
         [1, 8, 0, 0, 0, 0],
         arg(4, 1 << 32),
         arg(4, 0x7ffd_0000_1000),
+        // clone/unshare flags with and without CLONE_NEWUSER; the upper
+        // half is not part of an int.
+        arg(0, 0x1000_0000 | libc::SIGCHLD as u64),
+        arg(0, 0x1_0000_0000 | libc::CLONE_NEWNS as u64),
+        // RLIMIT_CORE as setrlimit's and prlimit64's resource.
+        [4, 4, 0, 0, 0, 0],
+        [0x1_0000_0004, 0x1_0000_0004, 0, 0, 0, 0],
+        [5, 3, 0, 0, 0, 0],
+        // ptrace requests, prctl(PR_SET_CHILD_SUBREAPER), CLONE_PARENT.
+        arg(0, 16),
+        arg(0, 0x4206),
+        arg(0, 36),
+        arg(0, 0x8000 | 17),
     ];
+    // Each inode ioctl, its neighbours, and with a high half.
+    for &request in INODE_IOCTLS {
+        for r in [request - 1, request, request + 1] {
+            probes.push([3, u64::from(r), 0, 0, 0, 0]);
+        }
+        probes.push([3, 0xdead_0000_0000 | u64::from(request), 0, 0, 0, 0]);
+    }
+    // Terminal and socket ioctls that must stay in the kernel.
+    for r in [
+        libc::TCGETS,
+        libc::TIOCGWINSZ,
+        libc::FIONREAD,
+        libc::FIOCLEX,
+    ] {
+        probes.push([0, r, 0, 0, 0, 0]);
+    }
     // Each flag bit alone, where open, openat, statx and newfstatat keep
     // their flags.
     for bit in 0..32 {
@@ -672,8 +817,9 @@ fn dispatch_costs_logarithmic_steps() {
             .max()
             .unwrap();
         // Prologue (4) + about log2(2 * table length) compares + a leaf of at
-        // most 4 + the return.
-        assert!(worst <= 4 + 9 + 4 + 1, "{worst} steps under {watch:?}");
+        // most 8 (the ioctl leaf: a load and a binary search over the
+        // inode ioctls) + the return.
+        assert!(worst <= 4 + 9 + 8 + 1, "{worst} steps under {watch:?}");
     }
 }
 
@@ -685,9 +831,10 @@ fn programs_pass_the_kernel_load_checks_for_every_watch() {
     }
     let paludis = build(&PALUDIS).len();
     let everything = build(&EVERYTHING).len();
-    assert!(paludis < 150, "paludis watch takes {paludis} instructions");
+    // The inode ioctl search alone takes about 60.
+    assert!(paludis < 200, "paludis watch takes {paludis} instructions");
     assert!(
-        everything < 150,
+        everything < 200,
         "full watch takes {everything} instructions"
     );
 }
@@ -707,6 +854,83 @@ fn nothing_watched_costs_only_the_refusals() {
     }
     assert!(!notified.contains(&libc::SYS_readlink));
     assert!(!notified.contains(&libc::SYS_io_uring_setup));
+}
+
+#[test]
+fn inode_ioctls_are_sorted_and_named() {
+    assert!(INODE_IOCTLS.windows(2).all(|w| w[0] < w[1]));
+    for &r in INODE_IOCTLS {
+        assert!(inode_ioctl_name(r).is_some(), "{r:#x}");
+    }
+}
+
+#[test]
+fn inode_flag_ioctls_are_notified_and_terminal_ioctls_are_not() {
+    for (request, want) in [
+        (0x4008_6602, NOTIFY), // FS_IOC_SETFLAGS
+        (0x401c_5820, NOTIFY), // FS_IOC_FSSETXATTR
+        (0x4008_7602, NOTIFY), // FS_IOC_SETVERSION
+        (0x8008_6601, ALLOW),  // FS_IOC_GETFLAGS
+        (libc::TCGETS, ALLOW),
+        (libc::FIONREAD, ALLOW),
+    ] {
+        assert_eq!(
+            verdict(&PALUDIS, 16, [0, request, 0, 0, 0, 0]),
+            want,
+            "{request:#x}"
+        );
+        assert_eq!(
+            verdict(&Watch::default(), 16, [0, request, 0, 0, 0, 0]),
+            ALLOW
+        );
+    }
+}
+
+#[test]
+fn new_user_namespaces_are_notified_unless_allowed_from_the_start() {
+    let refused = Watch {
+        user_ns: true,
+        ..Watch::default()
+    };
+    let newuser = libc::CLONE_NEWUSER as u64;
+    for nr in [libc::SYS_clone, libc::SYS_unshare] {
+        assert_eq!(verdict(&refused, nr, arg(0, newuser)), NOTIFY);
+        assert_eq!(verdict(&refused, nr, arg(0, libc::SIGCHLD as u64)), ALLOW);
+        assert_eq!(
+            verdict(&refused, nr, arg(0, libc::CLONE_NEWNS as u64)),
+            ALLOW
+        );
+        assert_eq!(verdict(&Watch::default(), nr, arg(0, newuser)), ALLOW);
+    }
+    assert_eq!(verdict(&refused, libc::SYS_setns, NO_ARGS), NOTIFY);
+    assert_eq!(verdict(&Watch::default(), libc::SYS_setns, NO_ARGS), ALLOW);
+}
+
+#[test]
+fn clone3_gets_enosys_under_every_watch() {
+    for watch in all_watches() {
+        assert_eq!(verdict(&watch, libc::SYS_clone3, NO_ARGS), ERR_ENOSYS);
+    }
+}
+
+#[test]
+fn core_limit_changes_are_notified_when_writes_are_watched() {
+    let core = libc::RLIMIT_CORE as u64;
+    assert_eq!(verdict(&PALUDIS, libc::SYS_setrlimit, arg(0, core)), NOTIFY);
+    assert_eq!(verdict(&PALUDIS, libc::SYS_prlimit64, arg(1, core)), NOTIFY);
+    let nofile = libc::RLIMIT_NOFILE as u64;
+    assert_eq!(
+        verdict(&PALUDIS, libc::SYS_setrlimit, arg(0, nofile)),
+        ALLOW
+    );
+    assert_eq!(
+        verdict(&PALUDIS, libc::SYS_prlimit64, arg(1, nofile)),
+        ALLOW
+    );
+    assert_eq!(
+        verdict(&reads_only(), libc::SYS_setrlimit, arg(0, core)),
+        ALLOW
+    );
 }
 
 #[test]

@@ -82,6 +82,20 @@ pub enum DefaultAction {
     Warn,
     /// Kill the process and report.
     Kill,
+    /// Allow silently: only `deny/` and `filter/` rules refuse (sydbox-1's
+    /// `allow` sandbox mode).
+    Allow,
+}
+
+/// How a path pattern without `*` or `?` is read when a rule is added
+/// (`match/no_wildcard:...`, sydbox-1's `core/match/no_wildcard`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NoWildcard {
+    /// As written: `/x` matches `/x` only.
+    Literal,
+    /// As a prefix: `/x` is taken as `/x/***`, the path and all beneath it.
+    /// Applies to path patterns and to UNIX and abstract socket patterns.
+    Prefix,
 }
 
 /// Who may still send in-sandbox commands (`lock:...`).
@@ -141,6 +155,23 @@ pub enum Command {
     },
     /// `lock:on|off|exec`.
     Lock(Lock),
+    /// `trace/allow_user_namespace:on|off`: whether the tree may make new
+    /// user namespaces (clone, unshare, setns with CLONE_NEWUSER).
+    AllowUserNamespace(bool),
+    /// `errno/CAT[,CAT...]:NAME`: the errno a denial in these categories
+    /// returns.
+    Errno {
+        /// The categories whose errno changes.
+        categories: Vec<Category>,
+        /// The errno number.
+        errno: i32,
+    },
+    /// `match/no_wildcard:literal|prefix`.
+    NoWildcard(NoWildcard),
+    /// `report/safe:on|off`: whether a denied access that fails anyway
+    /// (EEXIST for creating what exists, ENOENT for changing what is
+    /// missing) is reported (sydbox-1's `core/violation/raise_safe`).
+    ReportSafe(bool),
     /// `exec/kill_if_match{+,-,^}PATTERN`.
     KillIfMatch {
         /// Add, remove last, remove all.
@@ -233,6 +264,7 @@ impl DefaultAction {
             DefaultAction::Deny => "deny",
             DefaultAction::Warn => "warn",
             DefaultAction::Kill => "kill",
+            DefaultAction::Allow => "allow",
         }
     }
 }
@@ -268,6 +300,13 @@ pub struct Policy {
     /// `exec/resume_if_match` patterns; the action field is unused (`Allow`).
     resume_if_match: RuleList<Pattern>,
     lock: Lock,
+    allow_user_namespace: bool,
+    /// The errno of a denial, per category; `None` for the built-in one.
+    errnos: [Option<i32>; 6],
+    no_wildcard: NoWildcard,
+    report_safe: bool,
+    /// Report-only (`stockade learn`): see [`set_learning`](Policy::set_learning).
+    learning: bool,
 }
 
 impl Default for Policy {
@@ -317,6 +356,11 @@ impl Policy {
             kill_if_match: RuleList::default(),
             resume_if_match: RuleList::default(),
             lock: Lock::Off,
+            allow_user_namespace: false,
+            errnos: [None; 6],
+            no_wildcard: NoWildcard::Literal,
+            report_safe: false,
+            learning: false,
         }
     }
 
@@ -344,6 +388,14 @@ impl Policy {
                 }
             }
             Command::Lock(lock) => self.lock = *lock,
+            Command::AllowUserNamespace(on) => self.allow_user_namespace = *on,
+            Command::Errno { categories, errno } => {
+                for &c in categories {
+                    self.errnos[c as usize] = Some(*errno);
+                }
+            }
+            Command::NoWildcard(mode) => self.no_wildcard = *mode,
+            Command::ReportSafe(on) => self.report_safe = *on,
             Command::KillIfMatch { op, pattern } => {
                 let text = exec_rule_text("kill_if_match", pattern);
                 edit_exec_list(
@@ -375,6 +427,8 @@ impl Policy {
         op: RuleOp,
         pattern: &[u8],
     ) -> Result<(), ApplyError> {
+        let expanded = self.expand(pattern);
+        let pattern = &expanded[..];
         if op != RuleOp::Add {
             // Check every category first, so that a failure changes nothing.
             if let Some(&c) = categories
@@ -425,6 +479,46 @@ impl Policy {
         Ok(())
     }
 
+    /// `pattern` as `match/no_wildcard` reads it: under `prefix`, a path,
+    /// UNIX socket or abstract socket pattern without `*` or `?` becomes
+    /// `PATTERN/***` (trailing slashes dropped first). Network address
+    /// patterns (which start with neither `/` nor `@`) are left alone.
+    fn expand(&self, pattern: &[u8]) -> Vec<u8> {
+        let names_a_path = matches!(pattern.first(), Some(b'/' | b'@'));
+        if self.no_wildcard == NoWildcard::Literal
+            || !names_a_path
+            || pattern.iter().any(|&b| b == b'*' || b == b'?')
+        {
+            return pattern.to_vec();
+        }
+        let mut out = pattern.to_vec();
+        while out.len() > 1 && out.last() == Some(&b'/') {
+            out.pop();
+        }
+        if out == b"/" {
+            out.clear();
+        }
+        out.extend_from_slice(b"/***");
+        out
+    }
+
+    /// The errno a denial of category `c` returns, when one was set with
+    /// `errno/...`; the caller picks its own otherwise.
+    pub fn deny_errno(&self, c: Category) -> Option<i32> {
+        self.errnos[c as usize]
+    }
+
+    /// How patterns without wildcards are read.
+    pub fn no_wildcard(&self) -> NoWildcard {
+        self.no_wildcard
+    }
+
+    /// Whether denied accesses that fail anyway (EEXIST, ENOENT) are
+    /// reported.
+    pub fn reports_safe(&self) -> bool {
+        self.report_safe
+    }
+
     fn rules(&self, c: Category) -> Rules<'_> {
         if is_net(c) {
             Rules::Net(&self.nets[c as usize - 4])
@@ -453,6 +547,29 @@ impl Policy {
     /// Who may still send in-sandbox commands.
     pub fn lock(&self) -> Lock {
         self.lock
+    }
+
+    /// Whether new user namespaces are allowed
+    /// (`trace/allow_user_namespace:on`). Off by default: inside one, a
+    /// process holds every capability, and everything stockade does not
+    /// emulate would see it as root there.
+    pub fn allows_user_namespace(&self) -> bool {
+        self.allow_user_namespace
+    }
+
+    /// Switches report-only mode, for `stockade learn`: every access that a
+    /// `deny` rule or a `deny`/`kill` default would refuse is allowed and
+    /// reported instead. `filter` rules still refuse silently, as they do
+    /// when the policy is enforced, so that a learning run sees what an
+    /// enforcing run will. Not reachable from the rule language: a
+    /// sandboxed process cannot switch it.
+    pub fn set_learning(&mut self, on: bool) {
+        self.learning = on;
+    }
+
+    /// Whether the policy is in report-only mode.
+    pub fn is_learning(&self) -> bool {
+        self.learning
     }
 
     /// Decides an access to `path`, the canonical absolute path as raw bytes
@@ -494,18 +611,58 @@ impl Policy {
     fn decide(&self, c: Category, hit: Option<(RuleAction, &String)>) -> Verdict {
         let (outcome, report, rule) = match hit {
             Some((RuleAction::Allow, text)) => (Outcome::Allow, false, Some(text.clone())),
-            Some((RuleAction::Deny, text)) => (Outcome::Deny, true, Some(text.clone())),
+            Some((RuleAction::Deny, text)) => {
+                (self.refusal(Outcome::Deny), true, Some(text.clone()))
+            }
             Some((RuleAction::Filter, text)) => (Outcome::Deny, false, Some(text.clone())),
             None => match self.default_action(c) {
-                DefaultAction::Deny => (Outcome::Deny, true, None),
+                DefaultAction::Deny => (self.refusal(Outcome::Deny), true, None),
                 DefaultAction::Warn => (Outcome::Allow, true, None),
-                DefaultAction::Kill => (Outcome::Kill, true, None),
+                DefaultAction::Kill => (self.refusal(Outcome::Kill), true, None),
+                DefaultAction::Allow => (Outcome::Allow, false, None),
             },
         };
         Verdict {
             outcome,
             report,
             rule,
+        }
+    }
+
+    /// The file hierarchies that hold every path an `allow/exec` rule can
+    /// allow, for the kernel to enforce (Landlock's execute right): the
+    /// path of an exact rule, the literal directory of any other
+    /// (`/usr/bin` for `/usr/bin/gcc-*`). `None` when exec is not checked,
+    /// its default allows (`warn`, or `allow`, where only deny rules
+    /// refuse), or the policy is learning (which lets everything run), so
+    /// that no hierarchy bounds it.
+    pub fn exec_hierarchies(&self) -> Option<Vec<Vec<u8>>> {
+        let exec = Category::Exec;
+        let default_allows = matches!(
+            self.default_action(exec),
+            DefaultAction::Warn | DefaultAction::Allow
+        );
+        if !self.is_on(exec) || default_allows || self.learning {
+            return None;
+        }
+        let mut roots: Vec<Vec<u8>> = Vec::new();
+        let allows = self.paths[exec as usize].iter();
+        for rule in allows.filter(|r| r.action == RuleAction::Allow) {
+            let root = hierarchy(&rule.matcher);
+            if !roots.contains(&root) {
+                roots.push(root);
+            }
+        }
+        Some(roots)
+    }
+
+    /// What a reported refusal becomes: itself, or a reported allow when
+    /// learning. Only refusals pay for the test.
+    fn refusal(&self, outcome: Outcome) -> Outcome {
+        if self.learning {
+            Outcome::Allow
+        } else {
+            outcome
         }
     }
 
@@ -561,6 +718,13 @@ impl Policy {
             let line = format!("default/{}:{}\n", c.name(), self.default_action(c).name());
             out.extend_from_slice(line.as_bytes());
         }
+        for c in Category::ALL {
+            if let Some(name) = self.errnos[c as usize].and_then(parse::errno_name) {
+                out.extend_from_slice(format!("errno/{}:{name}\n", c.name()).as_bytes());
+            }
+        }
+        let safe = if self.report_safe { "on" } else { "off" };
+        out.extend_from_slice(format!("report/safe:{safe}\n").as_bytes());
         let mut line = |head: String, p: &'p [u8]| {
             out.extend_from_slice(head.as_bytes());
             out.extend_from_slice(&pattern(p));
@@ -579,9 +743,40 @@ impl Policy {
         for r in self.resume_if_match.iter() {
             line("exec/resume_if_match+".to_owned(), &r.pattern);
         }
+        // After the rules, which are stored expanded: read back under the
+        // default (literal), they stay as they are.
+        let mode = match self.no_wildcard {
+            NoWildcard::Literal => "literal",
+            NoWildcard::Prefix => "prefix",
+        };
+        out.extend_from_slice(format!("match/no_wildcard:{mode}\n").as_bytes());
         out.extend_from_slice(format!("lock:{}\n", self.lock.name()).as_bytes());
         out
     }
+}
+
+/// The file or directory every path `pattern` matches lies in (see
+/// [`Policy::exec_hierarchies`]), without a trailing `/` except for `/`.
+fn hierarchy(pattern: &Pattern) -> Vec<u8> {
+    let mut root = match (pattern.as_literal(), pattern.as_subtree()) {
+        (Some(path), _) | (None, Some(path)) => path.to_vec(),
+        (None, None) => pattern.literal_directory(),
+    };
+    while root.len() > 1 && root.ends_with(b"/") {
+        root.pop();
+    }
+    if root.is_empty() {
+        root.push(b'/');
+    }
+    root
+}
+
+/// Whether `path` is the hierarchy `root` or lies beneath it.
+pub fn in_hierarchy(root: &[u8], path: &[u8]) -> bool {
+    root == b"/"
+        || path
+            .strip_prefix(root)
+            .is_some_and(|rest| rest.is_empty() || rest[0] == b'/')
 }
 
 /// The canonical text of a single-category rule: `deny/write+/etc/**`.
@@ -954,6 +1149,99 @@ mod tests {
     }
 
     #[test]
+    fn exec_hierarchies_are_the_literal_part_of_each_allow_rule() {
+        let p = policy(&[
+            "sandbox/exec:on",
+            "allow/exec+/usr/bin/***",
+            "allow/exec+/opt/tool/bin/gcc-*",
+            "allow/exec+/usr/local/bin/make",
+            "allow/exec+/srv/b**",
+            "deny/exec+/home/***",
+            "allow/exec+/usr/bin/**",
+        ]);
+        let roots = p.exec_hierarchies().unwrap();
+        let roots: Vec<&[u8]> = roots.iter().map(Vec::as_slice).collect();
+        assert_eq!(
+            roots,
+            [
+                &b"/usr/bin"[..],
+                b"/opt/tool/bin",
+                b"/usr/local/bin/make",
+                b"/srv"
+            ]
+        );
+        let everything = policy(&["sandbox/exec:on", "allow/exec+/***"]);
+        assert_eq!(everything.exec_hierarchies(), Some(vec![b"/".to_vec()]));
+    }
+
+    #[test]
+    fn exec_hierarchies_bound_nothing_when_exec_is_off_or_warns() {
+        assert_eq!(
+            policy(&["allow/exec+/usr/bin/***"]).exec_hierarchies(),
+            None
+        );
+        let warn = policy(&["sandbox/exec:on", "default/exec:warn"]);
+        assert_eq!(warn.exec_hierarchies(), None);
+        let allow = policy(&[
+            "sandbox/exec:on",
+            "default/exec:allow",
+            "allow/exec+/usr/bin/***",
+            "deny/exec+/usr/bin/curl",
+        ]);
+        assert_eq!(allow.exec_hierarchies(), None, "allow mode bounds nothing");
+        let mut none = policy(&["sandbox/exec:on", "default/exec:kill"]);
+        assert_eq!(none.exec_hierarchies(), Some(Vec::new()));
+        none.set_learning(true);
+        assert_eq!(
+            none.exec_hierarchies(),
+            None,
+            "learning lets everything run"
+        );
+    }
+
+    #[test]
+    fn in_hierarchy_respects_component_boundaries() {
+        assert!(in_hierarchy(b"/usr/bin", b"/usr/bin"));
+        assert!(in_hierarchy(b"/usr/bin", b"/usr/bin/true"));
+        assert!(!in_hierarchy(b"/usr/bin", b"/usr/binx/true"));
+        assert!(in_hierarchy(b"/", b"/anything"));
+    }
+
+    #[test]
+    fn learning_allows_and_reports_what_would_be_refused() {
+        let mut p = policy(&[
+            "sandbox/write,exec:on",
+            "default/exec:kill",
+            "deny/write+/etc/**",
+            "filter/write+/proc/**",
+            "allow/write+/tmp/***",
+        ]);
+        p.set_learning(true);
+        assert!(p.is_learning());
+        let allowed = |rule: Option<&str>| verdict(Outcome::Allow, true, rule);
+        assert_eq!(
+            p.check_path(Category::Write, b"/etc/x"),
+            allowed(Some("deny/write+/etc/**"))
+        );
+        assert_eq!(p.check_path(Category::Write, b"/home/x"), allowed(None));
+        assert_eq!(p.check_path(Category::Exec, b"/bin/x"), allowed(None));
+        // Silent refusals stay refusals, and allows stay silent.
+        assert_eq!(
+            p.check_path(Category::Write, b"/proc/1/mem"),
+            verdict(Outcome::Deny, false, Some("filter/write+/proc/**"))
+        );
+        assert_eq!(
+            p.check_path(Category::Write, b"/tmp/a"),
+            verdict(Outcome::Allow, false, Some("allow/write+/tmp/***"))
+        );
+        p.set_learning(false);
+        assert_eq!(
+            p.check_path(Category::Write, b"/home/x").outcome,
+            Outcome::Deny
+        );
+    }
+
+    #[test]
     fn to_rules_round_trips() {
         let p = policy(&[
             "sandbox/write,net:on",
@@ -966,6 +1254,10 @@ mod tests {
             "exec/kill_if_match+/bin/evil",
             "exec/resume_if_match+/bin/ok",
             "lock:exec",
+            "errno/exec:EPERM",
+            "default/stat:allow",
+            "match/no_wildcard:prefix",
+            "report/safe:on",
         ]);
         let text = p.to_rules();
         let commands = parse_config("rules", text.as_bytes(), &|_| None).unwrap();
@@ -976,6 +1268,95 @@ mod tests {
         assert_eq!(again.to_rules(), text);
         assert!(text.contains("filter/read+/proc/**\n"), "{text}");
         assert!(text.contains("filter/write+/proc/**\n"), "{text}");
+    }
+
+    #[test]
+    fn default_allow_lets_unmatched_through_and_deny_rules_refuse() {
+        let p = policy(&[
+            "sandbox/write:on",
+            "default/write:allow",
+            "deny/write+/etc/**",
+        ]);
+        assert_eq!(p.check_path(Category::Write, b"/usr/x"), Verdict::ALLOW);
+        assert_eq!(
+            p.check_path(Category::Write, b"/etc/passwd"),
+            verdict(Outcome::Deny, true, Some("deny/write+/etc/**"))
+        );
+    }
+
+    #[test]
+    fn no_wildcard_prefix_makes_plain_patterns_subtrees() {
+        let p = policy(&[
+            "sandbox/write,net:on",
+            "match/no_wildcard:prefix",
+            "allow/write+/a/b/",
+            "allow/write+/c/*.o",
+            "allow/net/bind+/tmp/t",
+            "allow/net/bind+@/tmp/t",
+            "allow/net/bind+127.0.0.1!80",
+        ]);
+        let w = |path: &[u8]| p.check_path(Category::Write, path).outcome;
+        assert_eq!(w(b"/a/b"), Outcome::Allow);
+        assert_eq!(w(b"/a/b/c/d"), Outcome::Allow);
+        assert_eq!(w(b"/a/bc"), Outcome::Deny);
+        assert_eq!(w(b"/c/x.o"), Outcome::Allow);
+        assert_eq!(w(b"/c/x.o/y"), Outcome::Deny);
+        let bind = |a: Address| p.check_addr(Category::NetBind, &a).outcome;
+        assert_eq!(
+            bind(Address::Unix(b"/tmp/t/x.sock".to_vec())),
+            Outcome::Allow
+        );
+        assert_eq!(
+            bind(Address::Abstract(b"/tmp/t/x".to_vec())),
+            Outcome::Allow
+        );
+        assert_eq!(bind(Address::Abstract(b"/tmp/tx".to_vec())), Outcome::Deny);
+        assert_eq!(bind(inet("127.0.0.1:80")), Outcome::Allow);
+        assert_eq!(
+            p.check_path(Category::Write, b"/a/b/c").rule.as_deref(),
+            Some("allow/write+/a/b/***")
+        );
+    }
+
+    #[test]
+    fn no_wildcard_prefix_removal_finds_the_expanded_rule() {
+        let mut p = policy(&[
+            "sandbox/write:on",
+            "match/no_wildcard:prefix",
+            "allow/write+/a",
+        ]);
+        apply(&mut p, "allow/write-/a").unwrap();
+        assert_eq!(
+            p.check_path(Category::Write, b"/a/x").outcome,
+            Outcome::Deny
+        );
+    }
+
+    #[test]
+    fn no_wildcard_literal_is_the_default() {
+        let p = policy(&["sandbox/write:on", "allow/write+/a"]);
+        assert_eq!(p.no_wildcard(), NoWildcard::Literal);
+        assert_eq!(
+            p.check_path(Category::Write, b"/a/x").outcome,
+            Outcome::Deny
+        );
+    }
+
+    #[test]
+    fn errno_and_report_safe_settings_are_kept_and_printed() {
+        let p = policy(&[
+            "errno/read,write:EPERM",
+            "errno/net/bind:EADDRNOTAVAIL",
+            "report/safe:on",
+        ]);
+        assert_eq!(p.deny_errno(Category::Write), Some(libc::EPERM));
+        assert_eq!(p.deny_errno(Category::NetBind), Some(libc::EADDRNOTAVAIL));
+        assert_eq!(p.deny_errno(Category::Exec), None);
+        assert!(p.reports_safe());
+        let text = p.to_rules();
+        assert!(text.contains("errno/write:EPERM\n"), "{text}");
+        assert!(text.contains("errno/net/bind:EADDRNOTAVAIL\n"), "{text}");
+        assert!(text.contains("report/safe:on\n"), "{text}");
     }
 
     #[test]

@@ -5,9 +5,13 @@
 //! ```text
 //! sandbox/CATS:on|off        sandbox/CAT?
 //! allow|deny|filter/CATS{+|-|^}PATTERN
-//! default/CATS:deny|warn|kill
+//! default/CATS:deny|warn|kill|allow
+//! errno/CATS:NAME            (EPERM, EACCES, ... : the errno a denial returns)
+//! match/no_wildcard:literal|prefix
+//! report/safe:on|off
 //! lock:on|off|exec
 //! exec/kill_if_match{+|-|^}PATTERN     exec/resume_if_match{+|-|^}PATTERN
+//! trace/allow_user_namespace:on|off
 //! ```
 //!
 //! CATS is a comma list of `read`, `write`, `exec`, `stat`, `net/bind`,
@@ -19,7 +23,7 @@ use std::fmt;
 
 use super::addr::{AddressErrorKind, AddressPattern};
 use super::pattern::{Pattern, PatternErrorKind};
-use super::{Category, Command, DefaultAction, Lock, RuleAction, RuleOp};
+use super::{Category, Command, DefaultAction, Lock, NoWildcard, RuleAction, RuleOp};
 
 /// A rule that does not parse: the input, the byte position of the problem
 /// and what is wrong there. Displays like a compiler diagnostic.
@@ -126,6 +130,12 @@ pub fn parse_rule(input: &[u8]) -> Result<Command, RuleError> {
         p.default()
     } else if p.eat(b"lock:") {
         p.lock()
+    } else if p.eat(b"errno/") {
+        p.errno()
+    } else if p.eat(b"match/no_wildcard:") {
+        p.no_wildcard()
+    } else if p.eat(b"report/safe:") {
+        p.report_safe()
     } else if p.eat(b"exec/") {
         p.exec_list()
     } else if p.eat(b"allow/") {
@@ -134,9 +144,12 @@ pub fn parse_rule(input: &[u8]) -> Result<Command, RuleError> {
         p.rule(RuleAction::Deny)
     } else if p.eat(b"filter/") {
         p.rule(RuleAction::Filter)
+    } else if p.eat(b"trace/") {
+        p.trace()
     } else {
         Err(p.expected(
-            "one of `sandbox/`, `allow/`, `deny/`, `filter/`, `default/`, `lock:`, `exec/`",
+            "one of `sandbox/`, `allow/`, `deny/`, `filter/`, `default/`, `lock:`, `exec/`, \
+             `errno/`, `match/no_wildcard:`, `report/safe:`, `trace/`",
         ))
     }
 }
@@ -153,6 +166,30 @@ const CATEGORY_WORDS: [(&[u8], &[Category]); 8] = [
     (b"net", &[Category::NetBind, Category::NetConnect]),
     (b"all", &Category::ALL),
 ];
+
+/// The errno names `errno/CATS:NAME` takes.
+pub(crate) const ERRNO_NAMES: &[(&[u8], i32)] = &[
+    (b"EPERM", libc::EPERM),
+    (b"EACCES", libc::EACCES),
+    (b"ENOENT", libc::ENOENT),
+    (b"EROFS", libc::EROFS),
+    (b"ECONNREFUSED", libc::ECONNREFUSED),
+    (b"EADDRNOTAVAIL", libc::EADDRNOTAVAIL),
+    (b"EADDRINUSE", libc::EADDRINUSE),
+    (b"ENETUNREACH", libc::ENETUNREACH),
+    (b"EHOSTUNREACH", libc::EHOSTUNREACH),
+];
+
+const ERRNO_EXPECTED: &str = "one of `EPERM`, `EACCES`, `ENOENT`, `EROFS`, `ECONNREFUSED`, \
+                              `EADDRNOTAVAIL`, `EADDRINUSE`, `ENETUNREACH`, `EHOSTUNREACH`";
+
+/// The name of an errno in [`ERRNO_NAMES`], for printing rules back.
+pub(crate) fn errno_name(errno: i32) -> Option<&'static str> {
+    ERRNO_NAMES
+        .iter()
+        .find(|&&(_, e)| e == errno)
+        .and_then(|(name, _)| std::str::from_utf8(name).ok())
+}
 
 /// Bytes that end a category word.
 const WORD_ENDS: &[u8] = b",:?+-^";
@@ -290,10 +327,36 @@ impl Parser<'_> {
                 (b"deny", DefaultAction::Deny),
                 (b"warn", DefaultAction::Warn),
                 (b"kill", DefaultAction::Kill),
+                (b"allow", DefaultAction::Allow),
             ],
-            "one of `deny`, `warn`, `kill`",
+            "one of `deny`, `warn`, `kill`, `allow`",
         )?;
         Ok(Command::Default { categories, action })
+    }
+
+    fn errno(mut self) -> Result<Command, RuleError> {
+        let (categories, _) = self.categories(true, "one of `,`, `:`")?;
+        if !self.eat(b":") {
+            return Err(self.expected("one of `,`, `:`"));
+        }
+        let errno = self.keyword(ERRNO_NAMES, ERRNO_EXPECTED)?;
+        Ok(Command::Errno { categories, errno })
+    }
+
+    fn no_wildcard(mut self) -> Result<Command, RuleError> {
+        let mode = self.keyword(
+            &[
+                (b"literal", NoWildcard::Literal),
+                (b"prefix", NoWildcard::Prefix),
+            ],
+            "one of `literal`, `prefix`",
+        )?;
+        Ok(Command::NoWildcard(mode))
+    }
+
+    fn report_safe(mut self) -> Result<Command, RuleError> {
+        let on = self.keyword(&[(b"on", true), (b"off", false)], "one of `on`, `off`")?;
+        Ok(Command::ReportSafe(on))
     }
 
     fn lock(mut self) -> Result<Command, RuleError> {
@@ -306,6 +369,17 @@ impl Parser<'_> {
             "one of `on`, `off`, `exec`",
         )?;
         Ok(Command::Lock(lock))
+    }
+
+    fn trace(mut self) -> Result<Command, RuleError> {
+        if !self.eat(b"allow_user_namespace") {
+            return Err(self.expected("`allow_user_namespace`"));
+        }
+        if !self.eat(b":") {
+            return Err(self.expected("`:`"));
+        }
+        let on = self.keyword(&[(b"on", true), (b"off", false)], "one of `on`, `off`")?;
+        Ok(Command::AllowUserNamespace(on))
     }
 
     fn exec_list(mut self) -> Result<Command, RuleError> {
@@ -688,6 +762,21 @@ mod tests {
     }
 
     #[test]
+    fn parses_user_namespace_switch() {
+        assert_eq!(
+            parse("trace/allow_user_namespace:on"),
+            Command::AllowUserNamespace(true)
+        );
+        assert_eq!(
+            parse("trace/allow_user_namespace:off"),
+            Command::AllowUserNamespace(false)
+        );
+        assert_eq!(error_at(b"trace/allow_user_ns:on"), 6);
+        assert_eq!(error_at(b"trace/allow_user_namespace:yes"), 27);
+        assert_eq!(error_at(b"trace/allow_user_namespace"), 26);
+    }
+
+    #[test]
     fn rejects_unknown_command_at_start() {
         assert_eq!(error_at(b"permit/write+/x"), 0);
     }
@@ -729,11 +818,38 @@ mod tests {
     }
 
     #[test]
+    fn parses_errno_no_wildcard_and_report_safe() {
+        assert_eq!(
+            parse("errno/write,net/bind:EPERM"),
+            Command::Errno {
+                categories: vec![Category::Write, Category::NetBind],
+                errno: libc::EPERM
+            }
+        );
+        assert_eq!(
+            parse("match/no_wildcard:prefix"),
+            Command::NoWildcard(NoWildcard::Prefix)
+        );
+        assert_eq!(parse("report/safe:on"), Command::ReportSafe(true));
+        assert_eq!(
+            parse("default/write:allow"),
+            Command::Default {
+                categories: vec![Category::Write],
+                action: DefaultAction::Allow
+            }
+        );
+    }
+
+    #[test]
     fn rejects_bad_switch_value_with_position() {
         assert_eq!(error_at(b"sandbox/write:maybe"), 14);
         assert_eq!(error_at(b"sandbox/write:onn"), 14);
-        assert_eq!(error_at(b"default/write:allow"), 14);
+        assert_eq!(error_at(b"default/write:permit"), 14);
         assert_eq!(error_at(b"lock:maybe"), 5);
+        assert_eq!(error_at(b"errno/write:EWHAT"), 12);
+        assert_eq!(error_at(b"errno/write"), 11);
+        assert_eq!(error_at(b"match/no_wildcard:glob"), 18);
+        assert_eq!(error_at(b"report/safe:yes"), 12);
         assert_eq!(error_at(b"exec/kill+/x"), 5);
     }
 

@@ -9,8 +9,10 @@
 //!
 //! ```text
 //! API 1                                     native
-//! core/sandbox/write:deny|off|allow         sandbox/write:on|off|off
-//! core/sandbox/network:deny                 sandbox/net:on
+//! core/sandbox/write:deny                  sandbox/write:on + default/write:deny
+//! core/sandbox/write:allow                 sandbox/write:on + default/write:allow
+//! core/sandbox/write:off                   sandbox/write:off
+//! core/sandbox/network:MODE                the same with `net`
 //! core/sandbox/write?                       sandbox/write?
 //! core/sandbox/network?                     sandbox/net/connect?
 //! whitelist/write+PATH (also read, exec)    allow/write+PATH
@@ -22,9 +24,13 @@
 //! exec/kill_if_match+PATH                   exec/kill_if_match+PATH
 //! core/violation/decision:deny              default/all:deny
 //! core/violation/decision:kill|killall      default/all:kill
-//! core/violation/decision:cont|continue     default/all:warn
+//! core/violation/decision:cont|contall      default/all:warn
+//! core/match/no_wildcard:literal|prefix     match/no_wildcard:literal|prefix
+//! core/violation/raise_safe:BOOL            report/safe:on|off
 //! core/trace/exit_wait_all:BOOL             SydboxOption::ExitWaitAll
 //! core/whitelist/successful_bind:BOOL       SydboxOption::SuccessfulBind
+//! core/violation/exit_code:0                SydboxOption::ViolationExitOffset
+//! cmd/exec!PROGRAM\037ARG...                Translation::Exec
 //! ```
 //!
 //! Addresses (`ADDR`) and the native patterns they become:
@@ -47,22 +53,17 @@
 //! one native command per network.
 //!
 //! Choices where API 1 and the native language differ:
-//! - sydbox-1's `allow` sandbox mode (allow what is not blacklisted) has no
-//!   native equivalent (native defaults are deny, warn or kill), so `allow`
-//!   is taken as `off`: the category is not checked, and blacklist rules for
-//!   it only take effect once it is switched to `deny`.
-//! - sydbox-1 kept separate whitelists and blacklists; here both become
-//!   rules of one list in which the last match wins.
-//! - `killall` decisions are approximated by killing the offending process.
-//! - Accepted and ignored (values checked where the set is known):
-//!   `core/violation/raise_fail`, `core/violation/raise_safe`,
-//!   `core/trace/follow_fork`, `core/trace/use_seccomp`,
-//!   `core/trace/use_seize`, `core/trace/use_toolong_hack`,
-//!   `core/trace/interrupt` (any value), `core/whitelist/per_process_directories`,
-//!   `core/whitelist/unsupported_socket_families`, `core/match/case_sensitive`,
-//!   `core/match/no_wildcard:literal|prefix` (patterns are always literal),
-//!   `core/abort/decision:contall|killall`,
-//!   `core/panic/decision:kill|cont|contall|killall`, and `log/...`.
+//! - sydbox-1 kept whitelists and blacklists in one queue per category in
+//!   which the last match wins, in both modes; here both become rules of
+//!   the one native list, which works the same way. `allow` mode is a
+//!   checked category whose unmatched accesses are allowed silently.
+//! - `killall` decisions are approximated by killing the offending process,
+//!   `contall` by `warn`. `core/violation/decision` sets the default of
+//!   every category, so a later `deny`/`allow` mode switch overrides it for
+//!   that category.
+//! - Every other sydbox-1 option is accepted, its value checked, and
+//!   translated to [`Translation::NoEffect`] with the reason, for the caller
+//!   to name once (the list is `OPTIONS` in this file).
 //! - `1` (the `[[ -e /dev/sydbox/1 ]]` API check) and the empty command
 //!   (`/dev/sydbox` itself) are [`Translation::Ignored`]: they succeed.
 //! - Booleans are `true`, `false`, `1`, `0`, `on`, `off`.
@@ -82,6 +83,17 @@ pub enum Translation {
     Commands(Vec<Command>),
     /// A setting outside the native rule language, for the caller to act on.
     Option(SydboxOption),
+    /// `cmd/exec!PROGRAM\037ARG...`: run PROGRAM with the arguments outside
+    /// the sandbox. Only meaningful as an in-sandbox command.
+    Exec(Vec<Vec<u8>>),
+    /// A sydbox-1 option that is accepted (its value checked) and has no
+    /// effect here; the caller names it once, with the reason.
+    NoEffect {
+        /// The option, e.g. `core/trace/use_ptrace`.
+        option: &'static str,
+        /// Why it has no effect.
+        why: &'static str,
+    },
     /// Accepted, and nothing to do: the `stat` succeeds.
     Ignored,
 }
@@ -96,6 +108,9 @@ pub enum SydboxOption {
     /// `core/whitelist/successful_bind`: after a successful bind, allow
     /// connecting to the bound address.
     SuccessfulBind(bool),
+    /// `core/violation/exit_code:0`: when anything was reported, exit with
+    /// 128 plus the command's own code.
+    ViolationExitOffset,
 }
 
 /// What is wrong at the position of a [`SydboxError`].
@@ -343,17 +358,28 @@ impl Cursor<'_> {
         Ok(value)
     }
 
+    /// An optionally signed decimal integer, the whole rest.
+    fn integer(&mut self) -> Result<i64, Fail> {
+        let text = std::str::from_utf8(self.rest()).ok();
+        let value = text.and_then(|t| t.parse::<i64>().ok());
+        let value = value.ok_or_else(|| self.expected("an integer"))?;
+        self.pos = self.input.len();
+        Ok(value)
+    }
+
     fn boolean(&mut self) -> Result<bool, Fail> {
         self.keyword(
             &[
                 (b"true", true),
                 (b"false", false),
+                (b"t", true),
+                (b"f", false),
                 (b"1", true),
                 (b"0", false),
                 (b"on", true),
                 (b"off", false),
             ],
-            "one of `true`, `false`, `1`, `0`, `on`, `off`",
+            "one of `true`, `false`, `t`, `f`, `1`, `0`, `on`, `off`",
         )
     }
 
@@ -381,9 +407,13 @@ fn translate_at(command: &[u8]) -> Result<Translation, Fail> {
     } else if c.eat(b"exec/") {
         exec_list(c)
     } else if c.eat(b"log/") {
-        Ok(Translation::Ignored)
+        log(c)
+    } else if c.eat(b"cmd/") {
+        cmd(c)
     } else {
-        Err(c.expected("one of `core/`, `whitelist/`, `blacklist/`, `filter/`, `exec/`, `log/`"))
+        Err(c.expected(
+            "one of `core/`, `whitelist/`, `blacklist/`, `filter/`, `exec/`, `log/`, `cmd/`",
+        ))
     }
 }
 
@@ -481,46 +511,13 @@ fn exec_list(mut c: Cursor) -> Result<Translation, Fail> {
 fn core(mut c: Cursor) -> Result<Translation, Fail> {
     let end = c.input.len();
     if c.eat(b"sandbox/") {
-        let at = c.pos;
-        let (switch, query) = c.word(
-            &[
-                (b"write", ("write", "write")),
-                (b"read", ("read", "read")),
-                (b"exec", ("exec", "exec")),
-                (b"network", ("net", "net/connect")),
-            ],
-            "one of `write`, `read`, `exec`, `network`",
-        )?;
-        let native = Native::default().put(b"sandbox/", at);
-        if c.eat(b"?") {
-            if !c.rest().is_empty() {
-                return Err(c.expected("the end of the command"));
-            }
-            return commands(vec![native.put(query.as_bytes(), at).put(b"?", at)], end);
-        }
-        if !c.eat(b":") {
-            return Err(c.expected("one of `:`, `?`"));
-        }
-        let value_at = c.pos;
-        let on = c.keyword(
-            &[(b"deny", "on"), (b"off", "off"), (b"allow", "off")],
-            "one of `deny`, `off`, `allow`",
-        )?;
-        return commands(
-            vec![
-                native
-                    .put(switch.as_bytes(), at)
-                    .put(b":", value_at)
-                    .put(on.as_bytes(), value_at),
-            ],
-            end,
-        );
+        return sandbox_mode(c);
     }
     let name_at = c.pos;
     let name_len = c.rest().iter().position(|&b| b == b':' || b == b'?');
     let name = &c.rest()[..name_len.unwrap_or(c.rest().len())];
-    let known = OPTIONS.iter().find(|(option, _)| *option == name);
-    let Some(&(_, value)) = known else {
+    let known = OPTIONS.iter().find(|option| option.name == name);
+    let Some(option) = known else {
         return Err(c.expected(
             "a `core/` option: `sandbox/...`, `trace/magic_lock`, `trace/exit_wait_all`, \
              `whitelist/successful_bind`, `violation/decision`, or another sydbox-1 option",
@@ -531,15 +528,14 @@ fn core(mut c: Cursor) -> Result<Translation, Fail> {
         return Err(c.expected("`:`"));
     }
     let value_at = c.pos;
-    match value {
+    let native = |text: &[u8]| Native::default().put(text, name_at);
+    match option.value {
         OptionValue::Lock => {
             let lock = c.keyword(
                 &[(b"on", "on"), (b"off", "off"), (b"exec", "exec")],
                 "one of `on`, `off`, `exec`",
             )?;
-            let native = Native::default()
-                .put(b"lock:", name_at)
-                .put(lock.as_bytes(), value_at);
+            let native = native(b"lock:").put(lock.as_bytes(), value_at);
             commands(vec![native], end)
         }
         OptionValue::Decision => {
@@ -550,13 +546,24 @@ fn core(mut c: Cursor) -> Result<Translation, Fail> {
                     (b"killall", "kill"),
                     (b"cont", "warn"),
                     (b"continue", "warn"),
+                    (b"contall", "warn"),
                 ],
-                "one of `deny`, `kill`, `killall`, `cont`",
+                "one of `deny`, `kill`, `killall`, `cont`, `contall`",
             )?;
-            let native = Native::default()
-                .put(b"default/all:", name_at)
-                .put(action.as_bytes(), value_at);
+            let native = native(b"default/all:").put(action.as_bytes(), value_at);
             commands(vec![native], end)
+        }
+        OptionValue::NoWildcard => {
+            let mode = c.keyword(
+                &[(b"literal", "literal"), (b"prefix", "prefix")],
+                "one of `literal`, `prefix`",
+            )?;
+            let native = native(b"match/no_wildcard:").put(mode.as_bytes(), value_at);
+            commands(vec![native], end)
+        }
+        OptionValue::RaiseSafe => {
+            let on: &[u8] = if c.boolean()? { b"on" } else { b"off" };
+            commands(vec![native(b"report/safe:").put(on, value_at)], end)
         }
         OptionValue::ExitWaitAll => {
             Ok(Translation::Option(SydboxOption::ExitWaitAll(c.boolean()?)))
@@ -564,79 +571,367 @@ fn core(mut c: Cursor) -> Result<Translation, Fail> {
         OptionValue::SuccessfulBind => Ok(Translation::Option(SydboxOption::SuccessfulBind(
             c.boolean()?,
         ))),
-        OptionValue::IgnoredBool => c.boolean().map(|_| Translation::Ignored),
-        OptionValue::IgnoredWord(words, what) => {
-            let found = words.iter().any(|&word| word == c.rest());
-            if found {
-                Ok(Translation::Ignored)
+        OptionValue::ViolationExitCode => {
+            let code = c.integer()?;
+            if code == 0 {
+                Ok(Translation::Option(SydboxOption::ViolationExitOffset))
             } else {
-                Err(c.expected(what))
+                Ok(no_effect(option))
             }
         }
-        OptionValue::IgnoredAny => {
-            if c.rest().is_empty() {
-                Err(c.expected("a value"))
-            } else {
-                Ok(Translation::Ignored)
-            }
+        OptionValue::NoEffect(kind) => {
+            kind.check(&mut c)?;
+            Ok(no_effect(option))
         }
     }
 }
 
-/// How a `core/` option's value is read and what it becomes.
+fn no_effect(option: &SydboxOptionInfo) -> Translation {
+    Translation::NoEffect {
+        option: option.full_name,
+        why: option.why,
+    }
+}
+
+/// `core/sandbox/` (already eaten), `CAT:deny|off|allow` or `CAT?`.
+fn sandbox_mode(mut c: Cursor) -> Result<Translation, Fail> {
+    let end = c.input.len();
+    let at = c.pos;
+    let (switch, query) = c.word(
+        &[
+            (b"write", ("write", "write")),
+            (b"read", ("read", "read")),
+            (b"exec", ("exec", "exec")),
+            (b"network", ("net", "net/connect")),
+        ],
+        "one of `write`, `read`, `exec`, `network`",
+    )?;
+    let native = Native::default().put(b"sandbox/", at);
+    if c.eat(b"?") {
+        if !c.rest().is_empty() {
+            return Err(c.expected("the end of the command"));
+        }
+        return commands(vec![native.put(query.as_bytes(), at).put(b"?", at)], end);
+    }
+    if !c.eat(b":") {
+        return Err(c.expected("one of `:`, `?`"));
+    }
+    let value_at = c.pos;
+    // deny: checked, unmatched accesses denied; allow: checked, unmatched
+    // accesses allowed, so only blacklist (deny/filter) rules refuse.
+    let mode = c.keyword(
+        &[
+            (b"deny", Some("deny")),
+            (b"off", None),
+            (b"allow", Some("allow")),
+        ],
+        "one of `deny`, `off`, `allow`",
+    )?;
+    let on_off = native.put(switch.as_bytes(), at).put(b":", value_at);
+    let Some(default) = mode else {
+        return commands(vec![on_off.put(b"off", value_at)], end);
+    };
+    let default = Native::default()
+        .put(b"default/", at)
+        .put(switch.as_bytes(), at)
+        .put(b":", value_at)
+        .put(default.as_bytes(), value_at);
+    commands(vec![on_off.put(b"on", value_at), default], end)
+}
+
+/// What a `core/` option does here.
 #[derive(Clone, Copy)]
 enum OptionValue {
     /// `on|off|exec` → `lock:...`.
     Lock,
     /// A violation decision → `default/all:...`.
     Decision,
+    /// `literal|prefix` → `match/no_wildcard:...`.
+    NoWildcard,
+    /// A boolean → `report/safe:...`.
+    RaiseSafe,
     ExitWaitAll,
     SuccessfulBind,
-    /// A boolean, checked and ignored.
-    IgnoredBool,
-    /// One of the words, checked and ignored.
-    IgnoredWord(&'static [&'static [u8]], &'static str),
-    /// Any non-empty value, ignored.
-    IgnoredAny,
+    /// An integer; 0 is implemented, other values have no effect.
+    ViolationExitCode,
+    /// Checked, accepted, and without effect.
+    NoEffect(ValueKind),
 }
 
-const OPTIONS: &[(&[u8], OptionValue)] = &[
-    (b"trace/magic_lock", OptionValue::Lock),
-    (b"violation/decision", OptionValue::Decision),
-    (b"trace/exit_wait_all", OptionValue::ExitWaitAll),
-    (b"whitelist/successful_bind", OptionValue::SuccessfulBind),
-    (b"violation/raise_fail", OptionValue::IgnoredBool),
-    (b"violation/raise_safe", OptionValue::IgnoredBool),
-    (b"trace/follow_fork", OptionValue::IgnoredBool),
-    (b"trace/use_seccomp", OptionValue::IgnoredBool),
-    (b"trace/use_seize", OptionValue::IgnoredBool),
-    (b"trace/use_toolong_hack", OptionValue::IgnoredBool),
-    (
-        b"whitelist/per_process_directories",
-        OptionValue::IgnoredBool,
+/// The value an option without effect takes, still checked.
+#[derive(Clone, Copy)]
+enum ValueKind {
+    Bool,
+    Integer,
+    /// One of the words.
+    Word(&'static [&'static [u8]], &'static str),
+    /// Any text, even empty (`log/file:` switches file logging off).
+    Text,
+}
+
+impl ValueKind {
+    fn check(self, c: &mut Cursor) -> Result<(), Fail> {
+        match self {
+            ValueKind::Bool => c.boolean().map(drop),
+            ValueKind::Integer => c.integer().map(drop),
+            ValueKind::Word(words, what) => {
+                if words.iter().any(|&word| word == c.rest()) {
+                    c.pos = c.input.len();
+                    Ok(())
+                } else {
+                    Err(c.expected(what))
+                }
+            }
+            ValueKind::Text => {
+                c.pos = c.input.len();
+                Ok(())
+            }
+        }
+    }
+}
+
+/// One sydbox-1 option: its name after `core/` (or after nothing, for
+/// `log/`), the full name, what it does here and, for an option without
+/// effect, why.
+struct SydboxOptionInfo {
+    name: &'static [u8],
+    full_name: &'static str,
+    value: OptionValue,
+    why: &'static str,
+}
+
+const fn option(
+    name: &'static str,
+    full_name: &'static str,
+    value: OptionValue,
+    why: &'static str,
+) -> SydboxOptionInfo {
+    SydboxOptionInfo {
+        name: name.as_bytes(),
+        full_name,
+        value,
+        why,
+    }
+}
+
+const PTRACE: &str = "stockade supervises with seccomp user notification, not ptrace";
+
+/// Every `core/` option of sydbox-1 (its manual page and magic key table,
+/// up to 1.2.1) besides `core/sandbox/...`.
+const OPTIONS: &[SydboxOptionInfo] = &[
+    option(
+        "trace/magic_lock",
+        "core/trace/magic_lock",
+        OptionValue::Lock,
+        "",
     ),
-    (
-        b"whitelist/unsupported_socket_families",
-        OptionValue::IgnoredBool,
+    option(
+        "violation/decision",
+        "core/violation/decision",
+        OptionValue::Decision,
+        "",
     ),
-    (b"match/case_sensitive", OptionValue::IgnoredBool),
-    (
-        b"match/no_wildcard",
-        OptionValue::IgnoredWord(&[b"literal", b"prefix"], "one of `literal`, `prefix`"),
+    option(
+        "match/no_wildcard",
+        "core/match/no_wildcard",
+        OptionValue::NoWildcard,
+        "",
     ),
-    (
-        b"abort/decision",
-        OptionValue::IgnoredWord(&[b"contall", b"killall"], "one of `contall`, `killall`"),
+    option(
+        "violation/raise_safe",
+        "core/violation/raise_safe",
+        OptionValue::RaiseSafe,
+        "",
     ),
-    (
-        b"panic/decision",
-        OptionValue::IgnoredWord(
+    option(
+        "trace/exit_wait_all",
+        "core/trace/exit_wait_all",
+        OptionValue::ExitWaitAll,
+        "",
+    ),
+    option(
+        "whitelist/successful_bind",
+        "core/whitelist/successful_bind",
+        OptionValue::SuccessfulBind,
+        "",
+    ),
+    option(
+        "violation/exit_code",
+        "core/violation/exit_code",
+        OptionValue::ViolationExitCode,
+        "only 0 (exit with 128 plus the command's code after a violation) is implemented; \
+         other codes apply to contall/killall, which stockade does not have",
+    ),
+    option(
+        "violation/raise_fail",
+        "core/violation/raise_fail",
+        OptionValue::NoEffect(ValueKind::Bool),
+        "failures such as path resolution errors are never reported as violations",
+    ),
+    option(
+        "trace/follow_fork",
+        "core/trace/follow_fork",
+        OptionValue::NoEffect(ValueKind::Bool),
+        "every process the command starts is always sandboxed",
+    ),
+    option(
+        "trace/exit_kill",
+        "core/trace/exit_kill",
+        OptionValue::NoEffect(ValueKind::Bool),
+        "stockade does not exit before the sandboxed tree has ended",
+    ),
+    option(
+        "trace/use_ptrace",
+        "core/trace/use_ptrace",
+        OptionValue::NoEffect(ValueKind::Bool),
+        PTRACE,
+    ),
+    option(
+        "trace/use_seccomp",
+        "core/trace/use_seccomp",
+        OptionValue::NoEffect(ValueKind::Bool),
+        "seccomp is always used",
+    ),
+    option(
+        "trace/use_seize",
+        "core/trace/use_seize",
+        OptionValue::NoEffect(ValueKind::Bool),
+        PTRACE,
+    ),
+    option(
+        "trace/use_toolong_hack",
+        "core/trace/use_toolong_hack",
+        OptionValue::NoEffect(ValueKind::Bool),
+        "paths longer than PATH_MAX are resolved without a hack",
+    ),
+    option(
+        "trace/interrupt",
+        "core/trace/interrupt",
+        OptionValue::NoEffect(ValueKind::Text),
+        PTRACE,
+    ),
+    option(
+        "restrict/file_control",
+        "core/restrict/file_control",
+        OptionValue::NoEffect(ValueKind::Bool),
+        "open and fcntl flags are not restricted",
+    ),
+    option(
+        "restrict/shared_memory_writable",
+        "core/restrict/shared_memory_writable",
+        OptionValue::NoEffect(ValueKind::Bool),
+        "shared writable mappings are not restricted",
+    ),
+    option(
+        "whitelist/per_process_directories",
+        "core/whitelist/per_process_directories",
+        OptionValue::NoEffect(ValueKind::Bool),
+        "/proc/PID of a caller is judged as /proc/self by the rules",
+    ),
+    option(
+        "whitelist/unsupported_socket_families",
+        "core/whitelist/unsupported_socket_families",
+        OptionValue::NoEffect(ValueKind::Bool),
+        "socket families without addresses to check are always allowed",
+    ),
+    option(
+        "match/case_sensitive",
+        "core/match/case_sensitive",
+        OptionValue::NoEffect(ValueKind::Bool),
+        "patterns always match case-sensitively",
+    ),
+    option(
+        "abort/decision",
+        "core/abort/decision",
+        OptionValue::NoEffect(ValueKind::Word(
+            &[b"contall", b"killall"],
+            "one of `contall`, `killall`",
+        )),
+        "signals to stockade are forwarded to the command",
+    ),
+    option(
+        "panic/decision",
+        "core/panic/decision",
+        OptionValue::NoEffect(ValueKind::Word(
             &[b"kill", b"cont", b"contall", b"killall"],
             "one of `kill`, `cont`, `contall`, `killall`",
-        ),
+        )),
+        "stockade has no panic state: an internal failure ends the run",
     ),
-    (b"trace/interrupt", OptionValue::IgnoredAny),
+    option(
+        "panic/exit_code",
+        "core/panic/exit_code",
+        OptionValue::NoEffect(ValueKind::Integer),
+        "stockade has no panic state: an internal failure ends the run",
+    ),
 ];
+
+/// sydbox-1's `log/` options: all accepted, none with effect (reports go to
+/// stderr, and as JSON lines to `--log` of `stockade`).
+const LOG_OPTIONS: &[SydboxOptionInfo] = &[
+    option(
+        "file",
+        "log/file",
+        OptionValue::NoEffect(ValueKind::Text),
+        LOG,
+    ),
+    option(
+        "level",
+        "log/level",
+        OptionValue::NoEffect(ValueKind::Integer),
+        LOG,
+    ),
+    option(
+        "console_fd",
+        "log/console_fd",
+        OptionValue::NoEffect(ValueKind::Integer),
+        LOG,
+    ),
+    option(
+        "console_level",
+        "log/console_level",
+        OptionValue::NoEffect(ValueKind::Integer),
+        LOG,
+    ),
+];
+
+const LOG: &str = "reports always go to stderr";
+
+/// `log/` (already eaten), `OPTION:VALUE`.
+fn log(mut c: Cursor) -> Result<Translation, Fail> {
+    let name_len = c.rest().iter().position(|&b| b == b':');
+    let name = &c.rest()[..name_len.unwrap_or(c.rest().len())];
+    let Some(option) = LOG_OPTIONS.iter().find(|option| option.name == name) else {
+        return Err(c.expected("one of `file`, `level`, `console_fd`, `console_level`"));
+    };
+    c.pos += name.len();
+    if !c.eat(b":") {
+        return Err(c.expected("`:`"));
+    }
+    if let OptionValue::NoEffect(kind) = option.value {
+        kind.check(&mut c)?;
+    }
+    Ok(no_effect(option))
+}
+
+/// `cmd/` (already eaten), `exec!PROGRAM[\037ARG...]`.
+fn cmd(mut c: Cursor) -> Result<Translation, Fail> {
+    if !c.eat(b"exec!") {
+        return Err(c.expected("`exec!`"));
+    }
+    if c.rest().is_empty() || c.rest()[0] == UNIT_SEPARATOR {
+        return Err(c.expected("a program name"));
+    }
+    let argv = c
+        .rest()
+        .split(|&b| b == UNIT_SEPARATOR)
+        .map(<[u8]>::to_vec)
+        .collect();
+    Ok(Translation::Exec(argv))
+}
+
+/// What separates the program and its arguments in `cmd/exec!`.
+pub const UNIT_SEPARATOR: u8 = 0o37;
 
 /// Aliases and the native host patterns they stand for.
 const ALIASES: &[(&[u8], &[&[u8]])] = &[
@@ -773,31 +1068,49 @@ mod tests {
 
     #[test]
     fn sandbox_modes_switch_categories() {
-        same("core/sandbox/write:deny", &["sandbox/write:on"]);
+        same(
+            "core/sandbox/write:deny",
+            &["sandbox/write:on", "default/write:deny"],
+        );
         same("core/sandbox/write:off", &["sandbox/write:off"]);
-        same("core/sandbox/read:deny", &["sandbox/read:on"]);
+        same(
+            "core/sandbox/read:deny",
+            &["sandbox/read:on", "default/read:deny"],
+        );
         same("core/sandbox/read:off", &["sandbox/read:off"]);
-        same("core/sandbox/exec:deny", &["sandbox/exec:on"]);
+        same(
+            "core/sandbox/exec:deny",
+            &["sandbox/exec:on", "default/exec:deny"],
+        );
         same("core/sandbox/exec:off", &["sandbox/exec:off"]);
-        same("core/sandbox/network:deny", &["sandbox/net:on"]);
+        same(
+            "core/sandbox/network:deny",
+            &["sandbox/net:on", "default/net:deny"],
+        );
         same("core/sandbox/network:off", &["sandbox/net:off"]);
     }
 
     #[test]
     fn sandbox_network_covers_bind_and_connect() {
         assert_eq!(
-            commands("core/sandbox/network:deny"),
-            vec![Command::Sandbox {
+            commands("core/sandbox/network:deny")[0],
+            Command::Sandbox {
                 categories: vec![Category::NetBind, Category::NetConnect],
                 on: true
-            }]
+            }
         );
     }
 
     #[test]
-    fn allow_mode_is_off() {
-        same("core/sandbox/write:allow", &["sandbox/write:off"]);
-        same("core/sandbox/network:allow", &["sandbox/net:off"]);
+    fn allow_mode_checks_with_a_default_of_allow() {
+        same(
+            "core/sandbox/write:allow",
+            &["sandbox/write:on", "default/write:allow"],
+        );
+        same(
+            "core/sandbox/network:allow",
+            &["sandbox/net:on", "default/net:allow"],
+        );
     }
 
     #[test]
@@ -1041,41 +1354,219 @@ mod tests {
         same("core/violation/decision:continue", &["default/all:warn"]);
     }
 
+    /// What one sydbox-1 command is expected to become.
+    enum Expect {
+        Native(&'static [&'static str]),
+        Option(SydboxOption),
+        NoEffect(&'static str),
+        Ignored,
+    }
+
+    /// Every option of sydbox-1 (manual page and magic key table, 1.x up
+    /// to 1.2.1), each with a value it takes, and what it becomes here.
     #[test]
-    fn other_options_are_accepted_and_ignored() {
-        for command in [
-            "",
-            "1",
-            "core/violation/raise_fail:false",
-            "core/violation/raise_safe:1",
-            "core/trace/follow_fork:true",
-            "core/trace/use_seccomp:on",
-            "core/trace/use_seize:0",
-            "core/trace/use_toolong_hack:off",
-            "core/trace/interrupt:while_wait",
-            "core/whitelist/per_process_directories:true",
-            "core/whitelist/unsupported_socket_families:true",
-            "core/match/case_sensitive:true",
-            "core/match/no_wildcard:literal",
-            "core/match/no_wildcard:prefix",
-            "core/abort/decision:contall",
-            "core/abort/decision:killall",
-            "core/panic/decision:kill",
-            "core/panic/decision:contall",
-            "log/file:/var/log/sydbox.log",
-            "log/level:511",
-            "log/console_fd:2",
-        ] {
-            assert_eq!(translated(command), Translation::Ignored, "{command}");
+    fn every_sydbox1_option_is_accepted() {
+        use Expect::*;
+        let table: &[(&str, Expect)] = &[
+            ("", Ignored),
+            ("1", Ignored),
+            (
+                "core/sandbox/exec:deny",
+                Native(&["sandbox/exec:on", "default/exec:deny"]),
+            ),
+            (
+                "core/sandbox/read:allow",
+                Native(&["sandbox/read:on", "default/read:allow"]),
+            ),
+            ("core/sandbox/write:off", Native(&["sandbox/write:off"])),
+            (
+                "core/sandbox/network:deny",
+                Native(&["sandbox/net:on", "default/net:deny"]),
+            ),
+            (
+                "core/match/case_sensitive:true",
+                NoEffect("core/match/case_sensitive"),
+            ),
+            (
+                "core/match/no_wildcard:prefix",
+                Native(&["match/no_wildcard:prefix"]),
+            ),
+            (
+                "core/match/no_wildcard:literal",
+                Native(&["match/no_wildcard:literal"]),
+            ),
+            (
+                "core/restrict/file_control:false",
+                NoEffect("core/restrict/file_control"),
+            ),
+            (
+                "core/restrict/shared_memory_writable:false",
+                NoEffect("core/restrict/shared_memory_writable"),
+            ),
+            (
+                "core/whitelist/per_process_directories:true",
+                NoEffect("core/whitelist/per_process_directories"),
+            ),
+            (
+                "core/whitelist/successful_bind:true",
+                Option(SydboxOption::SuccessfulBind(true)),
+            ),
+            (
+                "core/whitelist/unsupported_socket_families:true",
+                NoEffect("core/whitelist/unsupported_socket_families"),
+            ),
+            (
+                "core/abort/decision:contall",
+                NoEffect("core/abort/decision"),
+            ),
+            (
+                "core/abort/decision:killall",
+                NoEffect("core/abort/decision"),
+            ),
+            ("core/panic/decision:kill", NoEffect("core/panic/decision")),
+            (
+                "core/panic/decision:contall",
+                NoEffect("core/panic/decision"),
+            ),
+            ("core/panic/exit_code:-1", NoEffect("core/panic/exit_code")),
+            (
+                "core/violation/decision:deny",
+                Native(&["default/all:deny"]),
+            ),
+            (
+                "core/violation/decision:contall",
+                Native(&["default/all:warn"]),
+            ),
+            (
+                "core/violation/exit_code:-1",
+                NoEffect("core/violation/exit_code"),
+            ),
+            (
+                "core/violation/exit_code:0",
+                Option(SydboxOption::ViolationExitOffset),
+            ),
+            (
+                "core/violation/raise_fail:false",
+                NoEffect("core/violation/raise_fail"),
+            ),
+            (
+                "core/violation/raise_safe:false",
+                Native(&["report/safe:off"]),
+            ),
+            ("core/violation/raise_safe:t", Native(&["report/safe:on"])),
+            (
+                "core/trace/follow_fork:true",
+                NoEffect("core/trace/follow_fork"),
+            ),
+            (
+                "core/trace/exit_kill:true",
+                NoEffect("core/trace/exit_kill"),
+            ),
+            (
+                "core/trace/exit_wait_all:f",
+                Option(SydboxOption::ExitWaitAll(false)),
+            ),
+            ("core/trace/magic_lock:off", Native(&["lock:off"])),
+            (
+                "core/trace/use_ptrace:true",
+                NoEffect("core/trace/use_ptrace"),
+            ),
+            (
+                "core/trace/use_seccomp:true",
+                NoEffect("core/trace/use_seccomp"),
+            ),
+            (
+                "core/trace/use_seize:true",
+                NoEffect("core/trace/use_seize"),
+            ),
+            (
+                "core/trace/use_toolong_hack:true",
+                NoEffect("core/trace/use_toolong_hack"),
+            ),
+            (
+                "core/trace/interrupt:while_wait",
+                NoEffect("core/trace/interrupt"),
+            ),
+            ("log/file:", NoEffect("log/file")),
+            ("log/file:/var/log/sydbox.log", NoEffect("log/file")),
+            ("log/level:511", NoEffect("log/level")),
+            ("log/console_fd:2", NoEffect("log/console_fd")),
+            ("log/console_level:3", NoEffect("log/console_level")),
+            (
+                "exec/kill_if_match+/bin/x",
+                Native(&["exec/kill_if_match+/bin/x"]),
+            ),
+            (
+                "exec/resume_if_match+/bin/x",
+                Native(&["exec/resume_if_match+/bin/x"]),
+            ),
+            ("whitelist/exec+/bin/x", Native(&["allow/exec+/bin/x"])),
+            ("whitelist/read+/x", Native(&["allow/read+/x"])),
+            ("whitelist/write+/x", Native(&["allow/write+/x"])),
+            (
+                "whitelist/network/bind+LOOPBACK@0",
+                Native(&["allow/net/bind+loopback4!0"]),
+            ),
+            (
+                "whitelist/network/connect+unix:/x",
+                Native(&["allow/net/connect+/x"]),
+            ),
+            ("blacklist/exec+/bin/x", Native(&["deny/exec+/bin/x"])),
+            ("blacklist/read+/x", Native(&["deny/read+/x"])),
+            ("blacklist/write+/x", Native(&["deny/write+/x"])),
+            (
+                "blacklist/network/bind+LOOPBACK6@0",
+                Native(&["deny/net/bind+loopback6!0"]),
+            ),
+            (
+                "blacklist/network/connect+unix-abstract:x",
+                Native(&["deny/net/connect+@x"]),
+            ),
+            ("filter/exec+/bin/x", Native(&["filter/exec+/bin/x"])),
+            ("filter/read+/x", Native(&["filter/read+/x"])),
+            ("filter/write+/x", Native(&["filter/write+/x"])),
+            (
+                "filter/network+unix:/x",
+                Native(&["filter/net/bind,net/connect+/x"]),
+            ),
+        ];
+        for (command, expect) in table {
+            let got = translated(command);
+            match expect {
+                Native(rules) => assert_eq!(got, Translation::Commands(native(rules)), "{command}"),
+                Option(o) => assert_eq!(got, Translation::Option(*o), "{command}"),
+                NoEffect(name) => match got {
+                    Translation::NoEffect { option, why } => {
+                        assert_eq!(option, *name, "{command}");
+                        assert!(!why.is_empty(), "{command}");
+                    }
+                    other => panic!("{command}: {other:?}"),
+                },
+                Ignored => assert_eq!(got, Translation::Ignored, "{command}"),
+            }
         }
+        let exec = format!("cmd/exec!/bin/echo{0}a b{0}{0}c", UNIT_SEPARATOR as char);
+        assert_eq!(
+            translated(&exec),
+            Translation::Exec(vec![
+                b"/bin/echo".to_vec(),
+                b"a b".to_vec(),
+                Vec::new(),
+                b"c".to_vec()
+            ])
+        );
     }
 
     #[test]
-    fn ignored_options_still_check_their_values() {
+    fn options_without_effect_still_check_their_values() {
         assert_eq!(error_at("core/trace/follow_fork:maybe"), 23);
         assert_eq!(error_at("core/match/no_wildcard:glob"), 23);
         assert_eq!(error_at("core/panic/decision:deny"), 20);
-        assert_eq!(error_at("core/trace/interrupt:"), 21);
+        assert_eq!(error_at("core/panic/exit_code:x"), 21);
+        assert_eq!(error_at("log/level:high"), 10);
+        assert_eq!(error_at("log/colour:1"), 4);
+        assert_eq!(error_at("cmd/exec!"), 9);
+        assert_eq!(error_at("cmd/run!x"), 4);
     }
 
     #[test]
@@ -1084,7 +1575,8 @@ mod tests {
         assert_eq!(e.position(), 0);
         assert_eq!(
             e.message(),
-            "expected one of `core/`, `whitelist/`, `blacklist/`, `filter/`, `exec/`, `log/`"
+            "expected one of `core/`, `whitelist/`, `blacklist/`, `filter/`, `exec/`, `log/`, \
+             `cmd/`"
         );
         assert_eq!(error_at("2"), 0);
     }
@@ -1219,9 +1711,12 @@ mod tests {
         assert_eq!(
             translations,
             vec![
-                Translation::Commands(native(&["sandbox/write:on"])),
+                Translation::Commands(native(&["sandbox/write:on", "default/write:deny"])),
                 Translation::Commands(native(&["allow/write+/tmp/***"])),
-                Translation::Ignored,
+                Translation::NoEffect {
+                    option: "core/trace/follow_fork",
+                    why: "every process the command starts is always sandboxed"
+                },
             ]
         );
     }

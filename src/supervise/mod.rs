@@ -1,11 +1,17 @@
 //! The seccomp user-notification engine: start the command under the filter,
-//! answer its notifications with a pool of workers, and wait for the tree.
+//! answer its notifications with a pool of workers (one receiver at a time,
+//! `pool.rs`), watch the calls in flight (`watchdog.rs`), and wait for the tree.
 
 pub mod call;
+pub mod callers;
 pub mod handlers;
+pub mod landlock;
+pub mod pool;
 pub mod process;
 pub mod resolve;
 pub mod spawn;
+pub mod userns;
+pub mod watchdog;
 
 use crate::filter::{self, Watch};
 use crate::policy::{Category, Lock, Policy};
@@ -17,7 +23,7 @@ use std::collections::HashSet;
 use std::ffi::OsString;
 use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
@@ -34,6 +40,18 @@ pub struct Config {
     pub stats: bool,
     /// Allow connects and sends to addresses the tree bound successfully.
     pub allow_bound: bool,
+    /// Categories that in-sandbox commands may switch on although they are
+    /// off at start: the filter watches them from the start (at a cost,
+    /// measured in the README). `sydbox` sets write, exec and network.
+    pub switchable: Vec<Category>,
+    /// Exit with 128 plus the command's code when anything was reported
+    /// (sydbox-1's `core/violation/exit_code:0`).
+    pub violation_exit_offset: bool,
+    /// Whether sydbox's `cmd/exec` (run a program outside the sandbox) is
+    /// available to processes that may send commands; `sydbox` sets it.
+    pub outside_exec: bool,
+    /// For `stockade learn`: where reports go instead of stderr.
+    pub learn: Option<Arc<crate::learn::Recorder>>,
 }
 
 /// How a sandboxed run ended.
@@ -74,15 +92,22 @@ pub enum RunError {
 /// unless the lock is on from the start; they arrive as stats. While they are
 /// possible, exec is watched too: a command may set `lock:exec` (an exec then
 /// ends that process's commands) or add `exec/kill_if_match` rules.
-pub fn watch_for(policy: &Policy) -> Watch {
+///
+/// `switchable` names categories that commands may switch on later: they
+/// are watched from the start while commands are possible.
+pub fn watch_for(policy: &Policy, switchable: &[Category]) -> Watch {
     let magic = policy.lock() != Lock::On;
+    let on = |c: Category| policy.is_on(c) || (magic && switchable.contains(&c));
     Watch {
-        read: policy.is_on(Category::Read),
-        write: policy.is_on(Category::Write),
-        exec: policy.is_on(Category::Exec) || magic || policy.has_exec_kill_rules(),
-        stat: policy.is_on(Category::Stat),
+        read: on(Category::Read),
+        write: on(Category::Write),
+        exec: on(Category::Exec) || magic || policy.has_exec_kill_rules(),
+        stat: on(Category::Stat),
         magic,
-        net: policy.is_on(Category::NetBind) || policy.is_on(Category::NetConnect),
+        net: on(Category::NetBind) || on(Category::NetConnect),
+        user_ns: !policy.allows_user_namespace(),
+        // Always: the tree ends at its own processes, whatever the policy.
+        tree: true,
     }
 }
 
@@ -101,15 +126,42 @@ pub struct Shared {
     pub as_root: bool,
     /// Threads that have called execve since `lock:exec` applies to them.
     execed: Mutex<Execed>,
+    /// What the kernel itself keeps inside the tree (Landlock).
+    pub confined: Confined,
     /// The command's pid, and whether its first exec (ours) has been seen.
     root: u32,
+    /// The command's start time, so that a later process given its pid is
+    /// not taken for it.
+    root_start: Option<u64>,
+    /// Processes of the tree that made themselves child subreapers: an
+    /// orphan below one reparents to it, so its ancestry proves nothing.
+    subreapers: Mutex<HashSet<u32>>,
     root_execed: std::sync::atomic::AtomicBool,
-    /// Addresses the tree bound successfully; connects to them are allowed.
-    bound: Mutex<Vec<crate::policy::Address>>,
+    /// Addresses the tree's sockets were given, by a bind or by the kernel
+    /// on a send or connect; connects to them may be allowed (see
+    /// `handlers::net`).
+    bound: Mutex<Vec<handlers::net::Bound>>,
+    /// The hierarchies Landlock's execute right is bounded to since start,
+    /// when it is (see `landlock.rs`).
+    pub exec_roots: Option<Vec<Vec<u8>>>,
     /// Whether successful binds allow later connects (on by default).
     allow_bound: std::sync::atomic::AtomicBool,
-    idle: AtomicUsize,
-    workers: AtomicUsize,
+    /// The workers and the calls they are handling.
+    pub pool: pool::Pool,
+    /// Descriptors kept per calling thread.
+    pub callers: callers::Callers,
+    /// Whether the tree switched process accounting on (acct(PATH) to an
+    /// allowed file): only then may it switch it off.
+    pub accounting_on: std::sync::atomic::AtomicBool,
+    /// Wait for every descendant when the command exits; read by the
+    /// reaper at that moment, set by `--wait-all` or in-sandbox commands.
+    wait_all: Arc<std::sync::atomic::AtomicBool>,
+    /// Exit with 128 plus the command's code after any report.
+    violation_exit_offset: std::sync::atomic::AtomicBool,
+    /// sydbox-1 options already named as having no effect.
+    named_no_effect: Mutex<HashSet<&'static str>>,
+    /// Whether `cmd/exec` may run programs outside the sandbox.
+    pub outside_exec: bool,
 }
 
 impl Shared {
@@ -151,15 +203,17 @@ impl Shared {
         pid == self.root && !self.root_execed.swap(true, Ordering::SeqCst)
     }
 
-    /// Remembers an address the tree bound, so that connects and sends to it
-    /// are allowed: test suites that listen and talk to themselves then work
-    /// with a policy that allows only the bind.
-    pub fn note_bound(&self, address: crate::policy::Address) {
+    /// Remembers an address one of the tree's sockets holds, so that
+    /// connects and sends to it may be allowed: test suites that listen and
+    /// talk to themselves then work with a policy that allows only the
+    /// bind. A newer record of the same address replaces the older: two
+    /// sockets never hold one address unless they share it, and a shared
+    /// address is never allowed.
+    pub fn note_bound(&self, bound: handlers::net::Bound) {
         if self.allow_bound.load(Ordering::Relaxed) {
-            let mut bound = self.bound.lock().unwrap_or_else(|p| p.into_inner());
-            if !bound.contains(&address) {
-                bound.push(address);
-            }
+            let mut list = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+            list.retain(|b| b.address != bound.address);
+            list.push(bound);
         }
     }
 
@@ -169,13 +223,82 @@ impl Shared {
         self.allow_bound.store(on, Ordering::Relaxed);
     }
 
-    /// Whether `dest` is covered by an address the tree bound.
-    pub fn was_bound(&self, dest: &crate::policy::Address) -> bool {
+    /// Switches waiting for every descendant at the command's exit
+    /// (sydbox's `core/trace/exit_wait_all`).
+    pub fn set_wait_all(&self, on: bool) {
+        self.wait_all.store(on, Ordering::SeqCst);
+    }
+
+    /// Switches sydbox's `core/violation/exit_code:0` on.
+    pub fn set_violation_exit_offset(&self) {
+        self.violation_exit_offset.store(true, Ordering::SeqCst);
+    }
+
+    /// Names a sydbox-1 option that has no effect on stderr, the first time
+    /// it is set in this run.
+    pub fn name_no_effect(&self, option: &'static str, why: &str) {
+        let mut named = self
+            .named_no_effect
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if named.insert(option) {
+            self.reporter
+                .message(&format!("{option} is accepted and has no effect: {why}"));
+        }
+    }
+
+    /// Whether `dest` is covered by an address the tree's sockets were
+    /// given, by a socket of `protocol` for inet addresses. Only a first
+    /// sieve: whether that socket still holds it alone is checked by the
+    /// caller (`handlers::net`).
+    pub fn was_bound(&self, dest: &crate::policy::Address, protocol: Option<u8>) -> bool {
         if !self.allow_bound.load(Ordering::Relaxed) {
             return false;
         }
-        let bound = self.bound.lock().unwrap_or_else(|p| p.into_inner());
-        bound.iter().any(|b| handlers::net::bound_covers(b, dest))
+        let list = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+        list.iter().any(|b| b.covers(dest, protocol))
+    }
+
+    /// The socket recorded as holding the unix name `address`, if any.
+    pub fn holder_of(&self, address: &crate::policy::Address) -> Option<handlers::net::Holder> {
+        if !self.allow_bound.load(Ordering::Relaxed) {
+            return None;
+        }
+        let list = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+        list.iter()
+            .find(|b| b.address == *address)
+            .map(|b| b.socket)
+    }
+
+    /// Whether the inet socket with `cookie` is one the tree's own binds or
+    /// sends gave an address.
+    pub fn is_own_socket(&self, protocol: u8, cookie: u64) -> bool {
+        let list = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+        list.iter().any(|b| b.is_socket(protocol, cookie))
+    }
+
+    /// Records that the process `tgid` made itself a child subreaper.
+    pub fn note_subreaper(&self, tgid: u32) {
+        self.subreapers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(tgid);
+    }
+
+    /// Whether `pid` was seen making itself a child subreaper.
+    pub fn is_subreaper(&self, pid: u32) -> bool {
+        self.subreapers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&pid)
+    }
+
+    /// Whether `pid` is the command itself: the one child of stockade that
+    /// is not an orphan.
+    pub fn is_root(&self, pid: u32) -> bool {
+        pid == self.root
+            && self.root_start.is_some()
+            && process::start_time_of(pid as i32) == self.root_start
     }
 
     /// Whether `pid` has exec'd (for `lock:exec`).
@@ -186,6 +309,46 @@ impl Shared {
             .pids
             .contains(&pid)
     }
+}
+
+/// What the kernel keeps inside the sandboxed tree by itself, through a
+/// Landlock domain around it: then a call the supervisor let through cannot
+/// reach outside even if the pid it names changed hands meanwhile.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Confined {
+    /// ptrace, process_vm_readv/writev, pidfd_getfd, /proc/PID/mem.
+    pub ptrace: bool,
+    /// Signals (Landlock ABI 6, Linux 6.12).
+    pub signals: bool,
+}
+
+/// The Landlock ruleset that confines the tree to itself, and what it
+/// covers. Without Landlock, or with an ABI too old for signals, stockade
+/// says so once and relies on the supervisor's checks alone.
+fn tree_confinement() -> (Option<std::os::fd::OwnedFd>, Confined) {
+    let abi = sys::landlock::abi_version().unwrap_or(0);
+    let scope_signals = abi >= 6;
+    let ruleset = (abi >= 1)
+        .then(|| sys::landlock::create_scope_ruleset(scope_signals).ok())
+        .flatten();
+    let confined = Confined {
+        ptrace: ruleset.is_some(),
+        signals: ruleset.is_some() && scope_signals,
+    };
+    if !confined.signals {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "stockade: this kernel's Landlock cannot keep {} inside the sandbox; \
+             the supervisor's checks alone refuse them (racy against pid reuse)",
+            if confined.ptrace {
+                "signals"
+            } else {
+                "ptrace and signals"
+            }
+        );
+    }
+    (ruleset, confined)
 }
 
 /// Processes that have exec'd under `lock:exec`.
@@ -199,94 +362,89 @@ struct Execed {
 /// The size at which the set of exec'd processes first drops the dead ones.
 const EXECED_SWEEP: usize = 4096;
 
-/// Workers started waiting for notifications. More are started whenever all
-/// are busy (a blocking open must never stall the others).
-const IDLE_WORKERS: usize = 2;
-/// Idle workers beyond this many leave; the slack avoids starting a thread
-/// on every burst of concurrent calls.
-const MAX_IDLE_WORKERS: usize = 4;
-/// An upper bound on workers, against a tree that blocks on purpose.
-const MAX_WORKERS: usize = 512;
-
-fn start_worker(shared: &Arc<Shared>) {
-    shared.workers.fetch_add(1, Ordering::SeqCst);
-    let shared = Arc::clone(shared);
-    let spawned = std::thread::Builder::new()
-        .name("stockade-worker".into())
-        .stack_size(256 * 1024)
-        .spawn(move || worker(shared));
-    if spawned.is_err() {
-        // The remaining workers carry on; a caller waits a little longer.
+/// Answers notification `n` in the worker holding table slot `slot`.
+fn dispatch(shared: &Arc<Shared>, n: Notification, slot: usize) -> Reply {
+    if n.arch != filter::AUDIT_ARCH_X86_64 {
+        return Reply::Error(Errno(libc::ENOSYS));
+    }
+    let call = Call { shared, n, slot };
+    match handlers::dispatch(&call) {
+        Reply::Kill => {
+            if let Ok(pidfd) = call.pidfd() {
+                let _ = sys::process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+            }
+            Reply::Error(Errno(libc::EACCES))
+        }
+        reply => reply,
     }
 }
 
-fn worker(shared: Arc<Shared>) {
-    // A private umask and working directory for emulating the caller's.
-    if sys::process::unshare_fs().is_err() {
-        shared.workers.fetch_sub(1, Ordering::SeqCst);
-        return;
-    }
-    loop {
-        shared.idle.fetch_add(1, Ordering::SeqCst);
-        // Workers block in RECV itself. Measured on the open storm (20 000
-        // creating opens, bench/README.md): RECV with SYNC_WAKE_UP ~80 µs per
-        // call as the caller sees it; poll(2) then RECV ~120 µs, epoll ~150
-        // µs, RECV without SYNC_WAKE_UP ~110 µs.
-        let received = shared.listener.receive();
-        let idle = shared.idle.fetch_sub(1, Ordering::SeqCst) - 1;
-        let started = Instant::now();
-        let n = match received {
-            Ok(n) => n,
-            Err(e) if e.0 == libc::EINTR => continue,
-            // ENOENT: the caller died before we took its call, or, when it
-            // keeps coming, nobody uses the filter any more.
-            Err(e) if e.0 == libc::ENOENT && !shared.listener.hung_up() => continue,
-            Err(_) => break,
-        };
-        if idle == 0 && shared.workers.load(Ordering::SeqCst) < MAX_WORKERS {
-            start_worker(&shared);
-        }
-        handle(&shared, n, started);
-        if shared.idle.load(Ordering::SeqCst) > MAX_IDLE_WORKERS {
-            break;
-        }
-    }
-    shared.workers.fetch_sub(1, Ordering::SeqCst);
-}
-
-fn handle(shared: &Shared, n: Notification, started: Instant) {
-    let call = Call { shared, n };
-    let reply = if n.arch != filter::AUDIT_ARCH_X86_64 {
-        Reply::Error(Errno(libc::ENOSYS))
-    } else {
-        handlers::dispatch(&call)
-    };
+/// Sends the reply for `n`. A call the watchdog interrupted whose handler
+/// ended in EINTR (its blocking call was cut short) is answered as the
+/// kernel answers a call interrupted by a signal, or not at all when its
+/// caller is gone; one that completed anyway keeps its result, as in the
+/// kernel when the call wins the race with the signal.
+fn respond(
+    shared: &Shared,
+    n: Notification,
+    reply: Reply,
+    interrupt: Option<pool::Interrupt>,
+    received_alone: bool,
+    started: Instant,
+) {
     // Counted before the reply: once the last caller has its answer the tree
     // may exit, and the table is printed.
     if let Some(stats) = &shared.stats {
         stats.record(n.nr, started.elapsed());
     }
     let listener = &shared.listener;
-    // A failed reply means the caller is gone (ENOENT); nothing to do.
-    let _ = match reply {
+    let cut_short = matches!(reply, Reply::Error(Errno(libc::EINTR)));
+    match interrupt {
+        Some(pool::Interrupt::Signal) if cut_short => {
+            // The watchdog saw the signal pending for the caller.
+            let _ = listener.reply_restart_for_signal(n.id);
+            return;
+        }
+        Some(pool::Interrupt::Gone) if cut_short => {
+            shared.callers.stale(n.pid);
+            return;
+        }
+        _ => {}
+    }
+    // A failed reply means the caller is gone (ENOENT): its cached
+    // descriptors are of no more use.
+    let sent = match reply {
         Reply::Value(v) => listener.reply_value(n.id, v),
         Reply::Error(e) => listener.reply_error(n.id, e),
-        Reply::Fd { fd, cloexec } => match listener.reply_with_fd(n.id, fd.as_fd(), cloexec) {
+        // In one step only from the receiver: it closes its copy before it
+        // takes the next notification, so a chmod +x or an exec notified
+        // after the caller's close finds the copy gone. A worker that
+        // handed the receiving over has no such order with the others.
+        Reply::Fd {
+            fd,
+            cloexec,
+            exec_safe,
+        } if exec_safe && received_alone => {
+            match listener.reply_with_fd_at_once(n.id, fd.as_fd(), cloexec) {
+                Ok(_) => Ok(()),
+                Err(e) => listener.reply_error(n.id, e),
+            }
+        }
+        Reply::Fd { fd, cloexec, .. } => match listener.reply_with_fd(n.id, fd, cloexec) {
             Ok(_) => Ok(()),
             Err(e) => listener.reply_error(n.id, e),
         },
         Reply::ContinueRacy => listener.reply_continue_racy(n.id),
-        Reply::Kill => {
-            if let Ok(pidfd) = call.pidfd() {
-                let _ = sys::process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
-            }
-            listener.reply_error(n.id, Errno(libc::EACCES))
-        }
+        // Killed in dispatch, while the pidfd could still name the caller.
+        Reply::Kill => listener.reply_error(n.id, Errno(libc::EACCES)),
         // Handlers say Gone after ID_VALID failed; should one ever say it of
         // a caller still waiting, it must not wait forever.
         Reply::Gone if listener.id_valid(n.id) => listener.reply_error(n.id, Errno(libc::EPERM)),
-        Reply::Gone => Ok(()),
+        Reply::Gone => Err(Errno(libc::ENOENT)),
     };
+    if sent.is_err_and(|e| e.0 == libc::ENOENT) {
+        shared.callers.stale(n.pid);
+    }
 }
 
 /// The supervisor's own peak resident set (VmHWM of /proc/self/status), in
@@ -345,7 +503,7 @@ pub fn run(
             what: "prepare the command's arguments",
             source,
         })?;
-    let watch = watch_for(&config.policy);
+    let watch = watch_for(&config.policy, &config.switchable);
     let program_filter = filter::build(&watch);
 
     // The sandboxed tree runs as our user: without this it could ptrace
@@ -359,9 +517,46 @@ pub fn run(
         what: "become a subreaper",
         source,
     })?;
+    let exec_limit =
+        landlock::prepare(&config.policy, &path).map_err(|source| RunError::Setup {
+            what: "prepare the Landlock exec rules",
+            source,
+        })?;
+    let ruleset = match &exec_limit {
+        landlock::Prepared::Limit(limit) => Some(&limit.ruleset),
+        _ => None,
+    };
     let inherited = process::inherited_children();
     let signals = process::block_supervisor_signals();
-    let spawned = spawn::spawn(&exec, &program_filter, &signals)?;
+    // Blocked calls each hold a descriptor or two, and the pool is sized to
+    // the limit: take all the hard limit allows. The command gets the soft
+    // limit it would have had (exec keeps limits).
+    let original_nofile = sys::process::nofile_limit().ok();
+    let nofile = match original_nofile {
+        Some((soft, hard)) if soft < hard => {
+            if sys::process::set_nofile_limit(hard, hard).is_ok() {
+                hard
+            } else {
+                soft
+            }
+        }
+        Some((soft, _)) => soft,
+        None => 1024,
+    };
+    let (confine, confined) = tree_confinement();
+    let layers: Vec<&std::os::fd::OwnedFd> = confine.iter().chain(ruleset).collect();
+    // Core dumps are files the kernel writes into the crashing process's
+    // working directory, out of any check: with write checks on, the tree
+    // starts with RLIMIT_CORE at 0 and may not raise it
+    // (handlers/kernel_writes.rs).
+    let spawned = spawn::spawn(
+        &exec,
+        &program_filter,
+        &layers,
+        watch.write,
+        original_nofile,
+        &signals,
+    )?;
     let listener = Listener::new(spawned.listener.try_clone().map_err(|e| RunError::Setup {
         what: "hold the listener",
         source: Errno(e.raw_os_error().unwrap_or(libc::EIO)),
@@ -373,28 +568,49 @@ pub fn run(
         listener,
         policy: RwLock::new(config.policy),
         watch,
-        reporter: Reporter::new(config.log, false),
+        reporter: Reporter::new(config.log, false).recording_to(config.learn),
         stats: config.stats.then(Stats::default),
         as_root: sys::process::euid() == 0,
+        confined,
         root: spawned.pid as u32,
+        root_start: process::start_time_of(spawned.pid),
+        subreapers: Mutex::new(HashSet::new()),
         root_execed: std::sync::atomic::AtomicBool::new(false),
         execed: Mutex::new(Execed {
             pids: HashSet::new(),
             next_sweep: EXECED_SWEEP,
         }),
         bound: Mutex::new(Vec::new()),
+        exec_roots: match &exec_limit {
+            landlock::Prepared::Limit(limit) => Some(limit.roots.clone()),
+            _ => None,
+        },
         allow_bound: std::sync::atomic::AtomicBool::new(config.allow_bound),
-        idle: AtomicUsize::new(0),
-        workers: AtomicUsize::new(0),
+        accounting_on: std::sync::atomic::AtomicBool::new(false),
+        wait_all: Arc::new(std::sync::atomic::AtomicBool::new(config.wait_all)),
+        violation_exit_offset: std::sync::atomic::AtomicBool::new(config.violation_exit_offset),
+        named_no_effect: Mutex::new(HashSet::new()),
+        outside_exec: config.outside_exec,
+        pool: pool::Pool::new(nofile),
+        callers: callers::Callers::default(),
     });
-    for _ in 0..IDLE_WORKERS {
-        start_worker(&shared);
+    if let landlock::Prepared::Unavailable(e) = &exec_limit {
+        shared.reporter.message(&format!(
+            "Landlock is not available ({e}): exec rules are enforced by the notified check \
+             alone, which another process can race by swapping a path"
+        ));
     }
+    watchdog::start(&shared).map_err(|source| RunError::Setup {
+        what: "start the watchdog",
+        source,
+    })?;
+    pool::Pool::start(&shared);
     if let Err(e) = spawned.wait_exec(&path) {
-        let _ = process::wait_tree(spawned.pid, spawned.pidfd, false, inherited);
+        let never = std::sync::atomic::AtomicBool::new(false);
+        let _ = process::wait_tree(spawned.pid, spawned.pidfd, &never, inherited);
         return Err(e.into());
     }
-    let status = process::wait_tree(spawned.pid, spawned.pidfd, config.wait_all, inherited);
+    let status = process::wait_tree(spawned.pid, spawned.pidfd, &shared.wait_all, inherited);
     let stats = shared.stats.as_ref().map(|s| {
         let mut table = s.table(|nr| filter::syscall_name(nr).unwrap_or("?").to_string());
         if let Some(kib) = peak_rss_kib() {
@@ -405,9 +621,14 @@ pub fn run(
         }
         table
     });
+    let summary = shared.reporter.summary();
+    let mut exit_code = process::exit_code(status);
+    if summary.is_some() && shared.violation_exit_offset.load(Ordering::SeqCst) {
+        exit_code += 128;
+    }
     Ok(Outcome {
-        exit_code: process::exit_code(status),
-        summary: shared.reporter.summary(),
+        exit_code,
+        summary,
         stats,
     })
 }

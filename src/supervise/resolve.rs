@@ -191,6 +191,17 @@ pub fn resolve(caller: Caller, base: Base, path: &[u8], how: Lookup) -> Result<R
     Ok(resolved)
 }
 
+/// The pid of `/proc/PID/...`, as a walk's logical path spells it; `None`
+/// for `/proc/self` (kept by name, it is the caller) and other paths.
+fn proc_pid(path: &[u8]) -> Option<i32> {
+    let rest = path.strip_prefix(b"/proc/")?;
+    let digits = rest.split(|&b| b == b'/').next()?;
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
 /// The non-empty components of `path`.
 fn components(path: &[u8]) -> impl Iterator<Item = &[u8]> {
     path.split(|&b| b == b'/').filter(|c| !c.is_empty())
@@ -413,6 +424,15 @@ impl Walk {
         if self.how.no_magic_links || self.how.no_symlinks {
             return Err(Errno(libc::ELOOP));
         }
+        // Following another process's magic link takes the supervisor's
+        // ptrace rights, not the caller's: never for a process outside the
+        // tree, which the caller's Landlock domain keeps it from reaching.
+        if let Some(pid) = proc_pid(&self.cur_path)
+            && crate::supervise::process::place_near(pid, self.caller.pid as i32)
+                != crate::supervise::process::Place::Inside
+        {
+            return Err(Errno(libc::EACCES));
+        }
         // The kernel follows the link to the caller's object.
         let obj = fs::openat2(
             Some(self.cur()),
@@ -481,6 +501,11 @@ impl Walk {
 /// such as `pipe:[1234]`.
 pub fn object_path(fd: BorrowedFd<'_>) -> Result<Vec<u8>> {
     let real = fs::fd_path(fd)?;
+    // Only a name ending in " (deleted)" needs the link count; sparing the
+    // fstatat elsewhere saves a syscall on every relative path.
+    if real.first() == Some(&b'/') && !real.ends_with(b" (deleted)") {
+        return Ok(real);
+    }
     let stat = fs::lstat_at(fd, b"")?;
     Ok(judged_path(real.clone(), &stat).unwrap_or(real))
 }

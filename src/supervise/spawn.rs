@@ -1,5 +1,5 @@
-//! Child setup: parent-death signal, no_new_privs, the filter, the listener
-//! handoff, and exec.
+//! Child setup: parent-death signal, no_new_privs, the exec ruleset
+//! (Landlock, see `landlock.rs`), the filter, the listener handoff, and exec.
 //!
 //! The listener is handed to the supervisor with pidfd_getfd(2) rather than
 //! sent over a socket: once the filter is installed, the child's own sendmsg
@@ -37,6 +37,9 @@ pub enum SpawnError {
     /// The child could not install its filter.
     #[error("failed to install the seccomp filter in the child: {0}")]
     Filter(Errno),
+    /// The child could not enforce the exec ruleset.
+    #[error("failed to enforce the Landlock exec rules in the child: {0}")]
+    Landlock(Errno),
     /// execve(2) failed.
     #[error("cannot execute {path}")]
     Exec {
@@ -56,6 +59,7 @@ fn setup(what: &'static str) -> impl FnOnce(Errno) -> SpawnError {
 const TAG_LISTENER: u32 = 1;
 const TAG_FILTER_FAILED: u32 = 2;
 const TAG_EXEC_FAILED: u32 = 3;
+const TAG_LANDLOCK_FAILED: u32 = 4;
 
 fn message(tag: u32, value: i32) -> [u8; 8] {
     let mut m = [0u8; 8];
@@ -78,13 +82,25 @@ fn read_message(fd: &OwnedFd) -> Result<Option<(u32, i32)>, Errno> {
     Ok(Some((tag, value)))
 }
 
-/// Forks a child that installs `filter` and then runs `exec`. Returns once the
-/// supervisor holds the listener; the exec itself may still be pending.
+/// Forks a child that enters each Landlock ruleset of `layers`, installs
+/// `filter` and then runs `exec`. Returns once the supervisor holds the
+/// listener; the exec itself may still be pending.
+///
+/// The layers: the tree's scope ([`crate::sys::landlock::create_scope_ruleset`]),
+/// with which the kernel keeps ptrace, memory access, descriptor theft and
+/// (ABI 6) signals inside the tree whatever pid a call names by the time it
+/// runs; and the exec rules given at start (`landlock.rs`). With
+/// `no_core_dumps`, the child sets RLIMIT_CORE to 0 (soft and hard) first;
+/// `nofile` gives back the descriptor limits the command must start with,
+/// when the supervisor raised its own; every other inherited limit is kept.
 /// The command starts with `signals`, the mask and dispositions stockade
 /// itself inherited.
 pub fn spawn(
     exec: &process::ExecArgs,
     filter: &[libc::sock_filter],
+    layers: &[&OwnedFd],
+    no_core_dumps: bool,
+    nofile: Option<(u64, u64)>,
     signals: &process::InheritedSignals,
 ) -> Result<Spawned, SpawnError> {
     let (status_reader, status_writer) = process::pipe_cloexec().map_err(setup("create a pipe"))?;
@@ -93,12 +109,25 @@ pub fn spawn(
     // The one use of `unsafe` outside `sys`: fork's contract cannot be
     // checked by a wrapper, only kept by the code that runs in the child.
     // SAFETY: the child below only makes async-signal-safe calls (prctl,
-    // seccomp, read, write, close, execve, _exit) on data prepared before the
-    // fork, and never returns into Rust code that could allocate or lock.
+    // landlock_restrict_self, seccomp, read, write, close, execve, _exit) on
+    // data prepared before the fork, and never returns into Rust code that
+    // could allocate or lock.
     #[allow(unsafe_code)]
     let forked = unsafe { process::fork() };
     match forked.map_err(setup("fork"))? {
-        process::Forked::Child => child(exec, filter, signals, parent, &status_writer, &ack_reader),
+        process::Forked::Child => child(
+            exec,
+            filter,
+            layers,
+            Limits {
+                no_core_dumps,
+                nofile,
+                signals: *signals,
+            },
+            parent,
+            &status_writer,
+            &ack_reader,
+        ),
         process::Forked::Parent(pid) => {
             drop(status_writer);
             drop(ack_reader);
@@ -110,6 +139,10 @@ pub fn spawn(
                     Some((TAG_FILTER_FAILED, errno)) => {
                         let _ = process::wait_any();
                         return Err(SpawnError::Filter(Errno(errno)));
+                    }
+                    Some((TAG_LANDLOCK_FAILED, errno)) => {
+                        let _ = process::wait_any();
+                        return Err(SpawnError::Landlock(Errno(errno)));
                     }
                     _ => {
                         let _ = process::wait_any();
@@ -130,10 +163,22 @@ pub fn spawn(
     }
 }
 
+/// Process state the child sets before exec: resource limits, and the
+/// signal state stockade inherited.
+struct Limits {
+    /// RLIMIT_CORE to 0.
+    no_core_dumps: bool,
+    /// RLIMIT_NOFILE back to these (soft, hard).
+    nofile: Option<(u64, u64)>,
+    /// The mask and ignored signals to start the command with.
+    signals: process::InheritedSignals,
+}
+
 fn child(
     exec: &process::ExecArgs,
     filter: &[libc::sock_filter],
-    signals: &process::InheritedSignals,
+    layers: &[&OwnedFd],
+    limits: Limits,
     parent: i32,
     status: &OwnedFd,
     ack: &OwnedFd,
@@ -143,15 +188,34 @@ fn child(
     if process::set_parent_death_signal(libc::SIGKILL).is_err() || process::parent_pid() != parent {
         process::exit_immediately(126);
     }
-    process::restore_signals_for_exec(signals);
+    process::restore_signals_for_exec(&limits.signals);
+    if limits.no_core_dumps && process::disable_core_dumps().is_err() {
+        process::exit_immediately(126);
+    }
+    // The supervisor raised its own soft limit; exec would pass that on.
+    if let Some((soft, hard)) = limits.nofile
+        && process::set_nofile_limit(soft, hard).is_err()
+    {
+        process::exit_immediately(126);
+    }
     // The supervisor is not dumpable, and a fork keeps that until exec; the
     // supervisor must be able to take the listener from this child.
     if process::set_dumpable().is_err() {
         process::exit_immediately(126);
     }
-    let listener = match sys::seccomp::set_no_new_privs()
-        .and_then(|()| sys::seccomp::install_filter_with_listener(filter))
-    {
+    if let Err(e) = sys::seccomp::set_no_new_privs() {
+        process::write_all_raw(status.as_fd(), &message(TAG_FILTER_FAILED, e.0));
+        process::exit_immediately(126);
+    }
+    // Before the filter, whose watched calls nobody answers yet; the
+    // ruleset descriptors are close-on-exec and goes with the exec.
+    for ruleset in layers {
+        if let Err(e) = sys::landlock::restrict_self(ruleset.as_fd()) {
+            process::write_all_raw(status.as_fd(), &message(TAG_LANDLOCK_FAILED, e.0));
+            process::exit_immediately(126);
+        }
+    }
+    let listener = match sys::seccomp::install_filter_with_listener(filter) {
         Ok(fd) => fd,
         Err(e) => {
             process::write_all_raw(status.as_fd(), &message(TAG_FILTER_FAILED, e.0));

@@ -101,6 +101,22 @@ pub fn lstat_at(dir: BorrowedFd<'_>, name: &[u8]) -> Result<Stat> {
     })
 }
 
+/// stat(2), following symlinks and magic links (`/proc/PID/ns/user`
+/// names the namespace's nsfs inode).
+pub fn stat_path(path: &[u8]) -> Result<Stat> {
+    let path = cstring(path)?;
+    // SAFETY: `st` is plain old data filled by the kernel.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated, `st` writable.
+    cvt(unsafe { libc::stat(path.as_ptr(), &mut st) })?;
+    Ok(Stat {
+        mode: st.st_mode,
+        dev: st.st_dev,
+        ino: st.st_ino,
+        nlink: st.st_nlink,
+    })
+}
+
 /// readlinkat(2); an empty `name` reads the link a descriptor names
 /// (O_PATH|O_NOFOLLOW handle, Linux 2.6.39).
 pub fn readlink_at(dir: Option<BorrowedFd<'_>>, name: &[u8]) -> Result<Vec<u8>> {
@@ -433,4 +449,81 @@ pub fn file_attr(fd: BorrowedFd<'_>, set: bool, attr: &mut [u8]) -> Result<()> {
 pub fn change_dir(dir: BorrowedFd<'_>) -> Result<()> {
     // SAFETY: integer argument only.
     cvt(unsafe { libc::fchdir(dir.as_raw_fd()) }).map(drop)
+}
+
+/// Reads a small file from offset 0 into `buf` with one pread(2). procfs
+/// files such as `/proc/TID/status` are generated afresh on every read at
+/// offset 0, so a descriptor held open reads current values each time.
+pub fn pread_small(fd: BorrowedFd<'_>, buf: &mut Vec<u8>) -> Result<()> {
+    buf.clear();
+    buf.resize(4096, 0);
+    // SAFETY: `buf` is writable for its length.
+    let n = cvt(unsafe { libc::pread(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) })?;
+    buf.truncate(n as usize);
+    Ok(())
+}
+
+/// acct(2) on the file behind `fd` (an O_PATH handle of the checked
+/// object), through its magic link: the kernel opens it for appending with
+/// the calling thread's credentials and writes accounting records there
+/// until switched off.
+pub fn acct_fd(fd: BorrowedFd<'_>) -> Result<()> {
+    let path = cstring(proc_self_fd(fd).as_bytes())?;
+    // SAFETY: `path` is NUL-terminated.
+    cvt(unsafe { libc::acct(path.as_ptr()) }).map(drop)
+}
+
+/// acct(2) with NULL: switches process accounting off.
+pub fn acct_off() -> Result<()> {
+    // SAFETY: NULL is acct's documented "off".
+    cvt(unsafe { libc::acct(std::ptr::null()) }).map(drop)
+}
+
+/// ioctl(2) with a pointer to `arg`, a copy of the caller's argument in our
+/// memory, or with 0 when `arg` is empty (requests that take none). Only for
+/// requests whose argument holds no pointers.
+pub fn ioctl_with_copy(fd: BorrowedFd<'_>, request: u32, arg: &mut [u8]) -> Result<i64> {
+    let ptr = if arg.is_empty() {
+        std::ptr::null_mut()
+    } else {
+        arg.as_mut_ptr()
+    };
+    // SAFETY: `arg` is writable for its length, and the request reads or
+    // writes at most the size the caller gave (see the doc comment).
+    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), request as libc::Ioctl, ptr) };
+    cvt(ret).map(i64::from)
+}
+
+/// `FS_IOC_ENABLE_VERITY` (ioctl_fsverity(2)) with the caller's
+/// `struct fsverity_enable_arg` (128 bytes) copied into `arg`, and its salt
+/// and signature copied into `salt` and `sig`: their pointers in `arg` are
+/// set here to our copies.
+pub fn enable_verity(
+    fd: BorrowedFd<'_>,
+    arg: &mut [u8; 128],
+    salt: &[u8],
+    sig: &[u8],
+) -> Result<()> {
+    const FS_IOC_ENABLE_VERITY: u32 = 0x4080_6685;
+    let addr = |b: &[u8]| {
+        if b.is_empty() {
+            0u64
+        } else {
+            b.as_ptr() as u64
+        }
+    };
+    arg[12..16].copy_from_slice(&(salt.len() as u32).to_ne_bytes());
+    arg[16..24].copy_from_slice(&addr(salt).to_ne_bytes());
+    arg[24..28].copy_from_slice(&(sig.len() as u32).to_ne_bytes());
+    arg[32..40].copy_from_slice(&addr(sig).to_ne_bytes());
+    // SAFETY: `arg` is a complete fsverity_enable_arg whose two pointers
+    // refer to `salt` and `sig`, live and readable for the sizes given.
+    let ret = unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            FS_IOC_ENABLE_VERITY as libc::Ioctl,
+            arg.as_mut_ptr(),
+        )
+    };
+    cvt(ret).map(drop)
 }

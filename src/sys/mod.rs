@@ -6,10 +6,12 @@
 #![allow(unsafe_code)]
 
 pub mod fs;
+pub mod landlock;
 pub mod mem;
 pub mod net;
 pub mod process;
 pub mod seccomp;
+pub mod sockinfo;
 
 use std::fmt;
 

@@ -33,6 +33,18 @@ pub fn set_child_subreaper() -> Result<()> {
     cvt(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }).map(drop)
 }
 
+/// Sets RLIMIT_CORE to 0, soft and hard (setrlimit(2)): the kernel then
+/// writes no core file for this process or its children, and only a
+/// process with CAP_SYS_RESOURCE could raise it again. Async-signal-safe.
+pub fn disable_core_dumps() -> Result<()> {
+    let zero = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `zero` is a valid rlimit.
+    cvt(unsafe { libc::setrlimit(libc::RLIMIT_CORE, &zero) }).map(drop)
+}
+
 /// Asks for `signal` when our parent dies (prctl(2) `PR_SET_PDEATHSIG`).
 /// Async-signal-safe.
 pub fn set_parent_death_signal(signal: i32) -> Result<()> {
@@ -243,9 +255,18 @@ pub fn set_umask(mask: u32) -> u32 {
     unsafe { libc::umask(mask as libc::mode_t) as u32 }
 }
 
-/// Filesystem credentials of one thread.
+/// The identity of one thread that the kernel checks when it acts: the
+/// real, effective and saved ids (recorded in every file the thread opens,
+/// in a unix socket's peer credentials, in the credentials a message
+/// carries to a receiver with SO_PASSCRED, and checked against explicit
+/// SCM_CREDENTIALS), the filesystem ids (permission checks on files) and
+/// the supplementary groups.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
+    /// Real, effective and saved uid.
+    pub uids: [u32; 3],
+    /// Real, effective and saved gid.
+    pub gids: [u32; 3],
     /// The filesystem uid.
     pub fsuid: u32,
     /// The filesystem gid.
@@ -255,31 +276,67 @@ pub struct Credentials {
 }
 
 /// Switches the calling THREAD (not the process) to `creds`, with raw
-/// setgroups(2), setfsgid(2), setfsuid(2). glibc's wrappers would change every
-/// thread; the raw system calls change only this one. Moving fsuid away from 0
-/// drops the filesystem capabilities, as the caller's lack of them requires.
+/// setgroups(2), setresgid(2), setfsgid(2), setresuid(2), setfsuid(2):
+/// glibc's wrappers would change every thread; the raw system calls change
+/// only this one. Needs CAP_SETUID and CAP_SETGID in the effective set, and
+/// [`keep_caps_on_uid_change`], so that the capability sets survive the
+/// change (the caller sets them itself) and root's ids can be taken back.
 pub fn set_thread_credentials(creds: &Credentials) -> Result<()> {
-    // SAFETY: the groups slice is valid for its length.
-    cvt(unsafe {
-        libc::syscall(
+    let ([ruid, euid, suid], [rgid, egid, sgid]) = (creds.uids, creds.gids);
+    // SAFETY: the groups slice is valid for its length; the rest are
+    // integer arguments.
+    unsafe {
+        cvt(libc::syscall(
             libc::SYS_setgroups,
             creds.groups.len(),
             creds.groups.as_ptr(),
-        )
-    })?;
-    // setfsgid/setfsuid return the previous id and cannot report errors; the
-    // caller verifies with a second call if it needs to.
-    // SAFETY: integer arguments only.
-    unsafe {
-        libc::syscall(libc::SYS_setfsgid, creds.fsgid);
-        libc::syscall(libc::SYS_setfsuid, creds.fsuid);
+        ))?;
+        // setres[ug]id also set the filesystem id to the effective one,
+        // which is all most callers need.
+        cvt(libc::syscall(libc::SYS_setresgid, rgid, egid, sgid))?;
+        cvt(libc::syscall(libc::SYS_setresuid, ruid, euid, suid))?;
     }
-    // SAFETY: -1 queries without changing.
-    let now = unsafe { libc::syscall(libc::SYS_setfsuid, u32::MAX) } as u32;
-    if now != creds.fsuid {
-        return Err(Errno(libc::EPERM));
+    // setfsgid/setfsuid return the previous id and cannot report errors: a
+    // query (-1) verifies.
+    for (nr, id, effective) in [
+        (libc::SYS_setfsgid, creds.fsgid, egid),
+        (libc::SYS_setfsuid, creds.fsuid, euid),
+    ] {
+        if id != effective {
+            // SAFETY: integer arguments only.
+            let now = unsafe {
+                libc::syscall(nr, id);
+                libc::syscall(nr, u32::MAX)
+            } as u32;
+            if now != id {
+                return Err(Errno(libc::EPERM));
+            }
+        }
     }
     Ok(())
+}
+
+/// `SECBIT_NO_SETUID_FIXUP` from `<linux/securebits.h>`.
+const SECBIT_NO_SETUID_FIXUP: libc::c_ulong = 1 << 2;
+
+/// Stops the kernel from adjusting the calling THREAD's capability sets
+/// when its effective or filesystem uid moves between 0 and another id
+/// (prctl(2) `PR_SET_SECUREBITS` with `SECBIT_NO_SETUID_FIXUP`; securebits
+/// are per thread). Needs CAP_SETPCAP.
+pub fn keep_caps_on_uid_change() -> Result<()> {
+    // SAFETY: integer arguments only.
+    let bits = cvt(unsafe { libc::prctl(libc::PR_GET_SECUREBITS, 0, 0, 0, 0) })?;
+    // SAFETY: integer arguments only.
+    cvt(unsafe {
+        libc::prctl(
+            libc::PR_SET_SECUREBITS,
+            bits as libc::c_ulong | SECBIT_NO_SETUID_FIXUP,
+            0,
+            0,
+            0,
+        )
+    })
+    .map(drop)
 }
 
 /// Blocks or unblocks signals for the calling thread (pthread_sigmask(3)).
@@ -452,18 +509,36 @@ pub fn pidfd_open_flags(pid: i32, flags: i32) -> Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
-/// The calling thread's filesystem credentials (setfsuid(2)/setfsgid(2)
-/// queries and getgroups(2)).
+/// The calling thread's [`Credentials`] (getresuid(2), getresgid(2),
+/// setfsuid(2)/setfsgid(2) queries and getgroups(2), all raw, per thread).
 pub fn thread_credentials() -> Credentials {
-    // SAFETY: -1 queries without changing; getgroups writes at most `n` ids.
+    let (mut uids, mut gids) = ([0u32; 3], [0u32; 3]);
+    // SAFETY: getres[ug]id write three ids to valid locations; -1 queries
+    // without changing; getgroups writes at most `n` ids.
     unsafe {
+        let [r, e, s] = &mut uids;
+        libc::syscall(
+            libc::SYS_getresuid,
+            r as *mut u32,
+            e as *mut u32,
+            s as *mut u32,
+        );
+        let [r, e, s] = &mut gids;
+        libc::syscall(
+            libc::SYS_getresgid,
+            r as *mut u32,
+            e as *mut u32,
+            s as *mut u32,
+        );
         let fsuid = libc::syscall(libc::SYS_setfsuid, u32::MAX) as u32;
         let fsgid = libc::syscall(libc::SYS_setfsgid, u32::MAX) as u32;
-        let n = libc::getgroups(0, std::ptr::null_mut());
+        let n = libc::syscall(libc::SYS_getgroups, 0, std::ptr::null_mut::<u32>()) as i32;
         let mut groups = vec![0 as libc::gid_t; n.max(0) as usize];
-        let got = libc::getgroups(n, groups.as_mut_ptr());
+        let got = libc::syscall(libc::SYS_getgroups, n, groups.as_mut_ptr()) as i32;
         groups.truncate(got.max(0) as usize);
         Credentials {
+            uids,
+            gids,
             fsuid,
             fsgid,
             groups,
@@ -539,4 +614,42 @@ pub fn set_not_dumpable() -> Result<()> {
 pub fn set_dumpable() -> Result<()> {
     // SAFETY: integer arguments only.
     cvt(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) }).map(drop)
+}
+
+extern "C" fn interrupt_handler(_signal: libc::c_int) {}
+
+/// Installs a handler that does nothing for `signal`, without `SA_RESTART`
+/// (sigaction(2)): a blocking system call of a thread that receives it
+/// fails with EINTR instead of going on, which is how the supervisor aborts
+/// an emulated call whose caller died or was signalled.
+pub fn install_interrupt_handler(signal: i32) -> Result<()> {
+    // SAFETY: sigaction is plain old data; the handler is an async-signal-safe
+    // function that touches nothing.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = interrupt_handler as *const () as libc::sighandler_t;
+        libc::sigemptyset(&mut action.sa_mask);
+        action.sa_flags = 0;
+        cvt(libc::sigaction(signal, &action, std::ptr::null_mut())).map(drop)
+    }
+}
+
+/// The soft and hard limits on open descriptors (getrlimit(2) `RLIMIT_NOFILE`).
+pub fn nofile_limit() -> Result<(u64, u64)> {
+    // SAFETY: rlimit is plain old data, written by the kernel.
+    let mut limit: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: `limit` is writable.
+    cvt(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) })?;
+    Ok((limit.rlim_cur, limit.rlim_max))
+}
+
+/// Sets the soft and hard limits on open descriptors (setrlimit(2)
+/// `RLIMIT_NOFILE`). Async-signal-safe, for the child before exec.
+pub fn set_nofile_limit(soft: u64, hard: u64) -> Result<()> {
+    let limit = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: `limit` is a valid rlimit.
+    cvt(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }).map(drop)
 }

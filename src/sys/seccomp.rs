@@ -131,15 +131,34 @@ impl Listener {
             error,
             flags,
         };
-        // SAFETY: `resp` is a valid seccomp_notif_resp.
-        cvt(unsafe {
-            libc::ioctl(
-                self.fd.as_raw_fd(),
-                libc::SECCOMP_IOCTL_NOTIF_SEND,
-                &mut resp,
-            )
-        })
-        .map(drop)
+        loop {
+            // SAFETY: `resp` is a valid seccomp_notif_resp.
+            let sent = cvt(unsafe {
+                libc::ioctl(
+                    self.fd.as_raw_fd(),
+                    libc::SECCOMP_IOCTL_NOTIF_SEND,
+                    &mut resp,
+                )
+            });
+            // The ioctl takes the filter's lock interruptibly; the
+            // supervisor's own interrupt signal can land there.
+            match sent {
+                Err(e) if e.0 == libc::EINTR => continue,
+                other => return other.map(drop),
+            }
+        }
+    }
+
+    /// Fails the call with `ERESTARTSYS`, which the caller's own signal
+    /// delivery turns into EINTR, or into a restart of the call under
+    /// `SA_RESTART`, exactly as for a call the kernel itself interrupted.
+    ///
+    /// Only when a signal is pending for the caller: without one, the
+    /// kernel's exit path never sees the code and 512 reaches the caller as
+    /// its errno.
+    pub fn reply_restart_for_signal(&self, id: u64) -> Result<()> {
+        const ERESTARTSYS: i32 = 512;
+        self.send(id, 0, -ERESTARTSYS, 0)
     }
 
     /// Completes the call with return value `val`, as if the kernel had run it.
@@ -163,10 +182,54 @@ impl Listener {
         self.send(id, 0, 0, libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32)
     }
 
+    /// Installs `fd` in the caller, closes our copy, then completes the call
+    /// with the new descriptor's number as its return value
+    /// (`SECCOMP_IOCTL_NOTIF_ADDFD`, seccomp_unotify(2)).
+    ///
+    /// Not `SECCOMP_ADDFD_FLAG_SEND`, which is atomic but leaves our copy
+    /// open while the caller already runs on: the copy shares the caller's
+    /// open file, so a file it wrote and closed would still be open for
+    /// writing here, and exec of it fails with ETXTBSY (`cc -o x && ./x`).
+    /// With SYNC_WAKE_UP the caller takes this CPU at once, so that window
+    /// is wide. Installed first, the descriptor is the caller's before the
+    /// call returns, as the kernel's own fd_install is; if the caller dies
+    /// in between, its descriptor table goes with it.
+    pub fn reply_with_fd(&self, id: u64, fd: OwnedFd, cloexec: bool) -> Result<i32> {
+        let addfd = libc::seccomp_notif_addfd {
+            id,
+            flags: 0,
+            srcfd: fd.as_raw_fd() as u32,
+            newfd: 0,
+            newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
+        };
+        let newfd = loop {
+            // SAFETY: `addfd` is a valid seccomp_notif_addfd; `fd` is open.
+            let added = cvt(unsafe {
+                libc::ioctl(self.fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_ADDFD, &addfd)
+            });
+            // The wait for the caller to install it is interruptible, and
+            // the supervisor's own interrupt signal can land there; an
+            // interrupted request is withdrawn, so it may be made again.
+            match added {
+                Err(e) if e.0 == libc::EINTR => continue,
+                other => break other?,
+            }
+        };
+        drop(fd);
+        self.reply_value(id, i64::from(newfd))?;
+        Ok(newfd)
+    }
+}
+
+impl Listener {
     /// Installs `fd` in the caller and completes the call with the new
-    /// descriptor's number as its return value, atomically
-    /// (`SECCOMP_IOCTL_NOTIF_ADDFD` with `SECCOMP_ADDFD_FLAG_SEND`, Linux 5.14).
-    pub fn reply_with_fd(&self, id: u64, fd: BorrowedFd<'_>, cloexec: bool) -> Result<i32> {
+    /// descriptor's number, atomically (`SECCOMP_IOCTL_NOTIF_ADDFD` with
+    /// `SECCOMP_ADDFD_FLAG_SEND`, Linux 5.14): the caller wakes once.
+    ///
+    /// Our copy stays open until the caller drops `fd`, after the caller
+    /// already runs on: only for files that nothing can exec meanwhile (see
+    /// [`Listener::reply_with_fd`] for the ETXTBSY this would cause).
+    pub fn reply_with_fd_at_once(&self, id: u64, fd: BorrowedFd<'_>, cloexec: bool) -> Result<i32> {
         let addfd = libc::seccomp_notif_addfd {
             id,
             flags: libc::SECCOMP_ADDFD_FLAG_SEND as u32,
@@ -174,8 +237,16 @@ impl Listener {
             newfd: 0,
             newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
         };
-        // SAFETY: `addfd` is a valid seccomp_notif_addfd; `fd` is open.
-        cvt(unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) })
+        loop {
+            // SAFETY: `addfd` is a valid seccomp_notif_addfd; `fd` is open.
+            let added = cvt(unsafe {
+                libc::ioctl(self.fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_ADDFD, &addfd)
+            });
+            match added {
+                Err(e) if e.0 == libc::EINTR => continue,
+                other => return other,
+            }
+        }
     }
 }
 

@@ -169,3 +169,36 @@ pub fn skip_unless(cond: bool, why: &str) -> bool {
     }
     !cond
 }
+
+/// An unpacked autotools source tree: `$STOCKADE_LEARN_SOURCE`, or what
+/// `.ci/fetch-hello` unpacked under target/learn-src.
+pub fn real_source() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("STOCKADE_LEARN_SOURCE") {
+        // Asked for (CI sets it): a missing tree is a failure, not a skip.
+        let dir = PathBuf::from(dir);
+        assert!(
+            dir.join("configure").is_file(),
+            "STOCKADE_LEARN_SOURCE={} has no configure script",
+            dir.display()
+        );
+        return Some(dir);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/learn-src");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(root)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("configure").is_file())
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+pub fn copy_tree(from: &Path, to: &str) {
+    let _ = std::fs::remove_dir_all(to);
+    let out = Command::new("cp")
+        .args(["-a", from.to_str().unwrap(), to])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "cp: {}", stderr(&out));
+}

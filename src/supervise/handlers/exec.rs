@@ -67,14 +67,49 @@ pub fn handle(call: &Call, at_form: bool) -> Step<Reply> {
         return Ok(Reply::Kill);
     }
     call.check(Category::Exec, &r.path, || describe::path(&r.path))?;
+    if let Some(roots) = &call.shared.exec_roots
+        && let Ok(program) = r.open_object()
+        && let Some(interpreter) = crate::supervise::landlock::interpreter_outside(roots, &program)
+    {
+        // Landlock would refuse it in the kernel, unreported: say which
+        // interpreter the rules lack, and fail as the kernel would.
+        let errno = crate::sys::Errno(libc::EACCES);
+        let how = format!(
+            "{}, interpreter {}",
+            describe::path(&r.path),
+            describe::path(&interpreter)
+        );
+        call.report(
+            Category::Exec,
+            &interpreter,
+            Action::Deny,
+            None,
+            how,
+            Some(errno),
+        );
+        return Err(errno.into());
+    }
     if lock_exec {
         call.shared.note_exec(call.n.pid, caller.tgid());
     }
     // RACE (known, documented): the new program image must be loaded by the
     // kernel inside the caller, so the call continues there and the kernel
-    // reads the path again. A thread sharing the caller's memory can swap the
-    // path between this check and the kernel's read and run a program the
-    // policy denies. Closing it needs the kernel to exec from a descriptor we
-    // pass (no such interface for a notified caller exists as of Linux 6.18).
+    // reads the path again. Whoever can change the path (a thread sharing
+    // the caller's memory, or any process that can write a directory on
+    // it, e.g. swapping a symlink with RENAME_EXCHANGE) can swap it between
+    // this check and the kernel's read. Closing it needs the kernel to exec
+    // from a descriptor we pass (no such interface for a notified caller
+    // exists as of Linux 6.18). What bounds it:
+    // - exec rules given at start: Landlock's execute right (`landlock.rs`)
+    //   lets the kernel execute only files beneath the rules' hierarchies
+    //   and the dynamic loaders. A swap still wins within them: a file a
+    //   deny rule or a pattern narrower than its directory refuses here,
+    //   or the loader run directly (which can load an ELF program);
+    // - rules added inside within those hierarchies: the same;
+    // - exec checks switched on inside the sandbox (Paludis's metadata
+    //   phase: `enable_exec` + `allow_exec`): no ruleset was enforced at
+    //   start, this check alone decides, and a swap wins outright.
+    //   Widening exec beyond the ruleset from inside is refused
+    //   (`handlers/magic.rs`), as the kernel would refuse those execs.
     Ok(Reply::ContinueRacy)
 }

@@ -2,7 +2,8 @@
 //!
 //! A command that was applied, or a query that is true, succeeds; a false
 //! query fails with ENOENT, a bad rule with EINVAL, a locked sandbox with
-//! EBUSY, and a category the filter does not watch with EPERM.
+//! EBUSY, and a category the filter does not watch, or exec allowed beyond
+//! what Landlock enforces since start (`landlock.rs`), with EPERM.
 //! `/dev/stockade` itself exists for every process that may send commands.
 //! The same holds for sydbox API 1 under `/dev/sydbox/` (Paludis's
 //! `esandbox`), whose commands are translated into native ones.
@@ -57,7 +58,14 @@ pub fn handle(call: &Call, path: &[u8]) -> Step<Reply> {
         return succeed(call);
     }
     let commands = if sydbox {
-        sydbox_commands(call, rule)?
+        match sydbox_translation(call, rule)? {
+            Translation::Commands(commands) => commands,
+            Translation::Exec(argv) => return exec_outside(call, rule, argv),
+            other => {
+                sydbox_setting(call, other);
+                return succeed(call);
+            }
+        }
     } else {
         native_command(call, rule)?
     };
@@ -72,9 +80,29 @@ pub fn handle(call: &Call, path: &[u8]) -> Step<Reply> {
         refuse(call, rule, &why);
         return Err(Errno(libc::EPERM).into());
     }
+    if !call.shared.watch.user_ns && commands.contains(&Command::AllowUserNamespace(false)) {
+        // The filter lets them through in the kernel: it cannot be
+        // tightened from inside.
+        refuse(
+            call,
+            rule,
+            "user namespaces cannot be refused inside the sandbox: they were allowed at start",
+        );
+        return Err(Errno(libc::EPERM).into());
+    }
     // One write lock for the whole command: concurrent commands from many
     // processes are applied one after another, none lost or doubled.
     let mut policy = call.shared.policy_mut();
+    let beyond_landlock = call
+        .shared
+        .exec_roots
+        .as_deref()
+        .and_then(|roots| crate::supervise::landlock::refusal(roots, &policy, &commands));
+    if let Some(why) = beyond_landlock {
+        drop(policy);
+        refuse(call, rule, &why);
+        return Err(Errno(libc::EPERM).into());
+    }
     let mut answer = true;
     for command in &commands {
         match policy.apply(command) {
@@ -102,19 +130,74 @@ fn native_command(call: &Call, rule: &[u8]) -> Step<Vec<Command>> {
     })
 }
 
-fn sydbox_commands(call: &Call, rule: &[u8]) -> Step<Vec<Command>> {
-    match sydbox::translate(rule) {
-        Ok(Translation::Commands(commands)) => Ok(commands),
-        Ok(Translation::Option(SydboxOption::SuccessfulBind(on))) => {
-            call.shared.set_allow_bound(on);
-            Ok(Vec::new())
+fn sydbox_translation(call: &Call, rule: &[u8]) -> Step<Translation> {
+    sydbox::translate(rule).map_err(|e| {
+        refuse(call, rule, &e.to_string());
+        Errno(libc::EINVAL).into()
+    })
+}
+
+/// Acts on a sydbox-1 setting that is not a native command.
+fn sydbox_setting(call: &Call, translation: Translation) {
+    let shared = call.shared;
+    match translation {
+        Translation::Option(SydboxOption::SuccessfulBind(on)) => shared.set_allow_bound(on),
+        Translation::Option(SydboxOption::ExitWaitAll(on)) => shared.set_wait_all(on),
+        Translation::Option(SydboxOption::ViolationExitOffset) => {
+            shared.set_violation_exit_offset()
         }
-        // Run options such as exit_wait_all only mean something at start.
-        Ok(_) => Ok(Vec::new()),
-        Err(e) => {
-            refuse(call, rule, &e.to_string());
-            Err(Errno(libc::EINVAL).into())
+        Translation::NoEffect { option, why } => shared.name_no_effect(option, why),
+        _ => {}
+    }
+}
+
+/// `cmd/exec!PROGRAM\037ARG...`: runs PROGRAM outside the sandbox, as the
+/// caller (its uid and gid when the supervisor is root), in its working
+/// directory and with its environment; output goes to stockade's stderr.
+/// Only a caller that may send commands gets here: the lock closes this
+/// door like every other command. As in sydbox-1, the stat succeeds once
+/// the program has been exec'd (it is not waited for) and fails with the
+/// errno of a failed exec.
+///
+/// stockade under its own name does not offer it (EPERM, reported): it is
+/// an escape hatch only sydbox-1's users expect.
+fn exec_outside(call: &Call, rule: &[u8], argv: Vec<Vec<u8>>) -> Step<Reply> {
+    if !call.shared.outside_exec {
+        refuse(
+            call,
+            rule,
+            "cmd/exec is only offered by stockade invoked as sydbox",
+        );
+        return Err(Errno(libc::EPERM).into());
+    }
+    let pid = call.n.pid;
+    let mut environ = Vec::new();
+    fs::read_small_file(format!("/proc/{pid}/environ").as_bytes(), &mut environ)?;
+    let cwd = fs::readlink_at(None, format!("/proc/{pid}/cwd").as_bytes())?;
+    let status = CallerStatus::read(pid)?;
+    // All read from /proc/PID: make sure PID is still the caller.
+    call.ensure_valid()?;
+    let ids = (call.shared.as_root && (status.fsuid != 0 || status.fsgid != 0))
+        .then_some((status.fsuid, status.fsgid));
+    let outside = process::Outside {
+        argv,
+        env: environ
+            .split(|&b| b == 0)
+            .filter(|e| !e.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect(),
+        cwd,
+        ids,
+    };
+    match process::spawn_outside(&outside) {
+        Ok(child) => {
+            call.shared.reporter.message(&format!(
+                "in-sandbox command {} from pid {pid}: started pid {child} outside the sandbox",
+                escape(rule)
+            ));
+            succeed(call)
         }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -122,35 +205,8 @@ fn locked_for(call: &Call) -> bool {
     match call.shared.policy().lock() {
         Lock::Off => false,
         Lock::On => true,
-        Lock::Exec => execed_lineage(call),
+        Lock::Exec => super::tree::lineage_locked(call.shared, call.n.pid),
     }
-}
-
-/// Under `lock:exec`, a process is locked once it has exec'd, and so is
-/// everything it forks afterwards: the lock passes down the tree the way a
-/// forked child inherits its parent's state. So the caller is locked when it
-/// or an ancestor has exec'd since the lock was set. (A child forked before
-/// its parent's exec is locked too: the safe side.)
-fn execed_lineage(call: &Call) -> bool {
-    let shared = call.shared;
-    let tgid = CallerStatus::read(call.n.pid)
-        .map(|st| st.tgid as u32)
-        .unwrap_or(call.n.pid);
-    if shared.has_execed(call.n.pid) || shared.has_execed(tgid) {
-        return true;
-    }
-    let me = crate::sys::process::pid();
-    let mut pid = tgid as i32;
-    while let Some(parent) = process::parent_of(pid) {
-        if parent <= 1 || parent == me {
-            return false;
-        }
-        if shared.has_execed(parent as u32) {
-            return true;
-        }
-        pid = parent;
-    }
-    false
 }
 
 /// A category the command would switch on although the filter cannot see it.

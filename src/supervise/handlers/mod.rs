@@ -5,11 +5,14 @@
 
 pub mod describe;
 pub mod exec;
+pub mod kernel_writes;
 pub mod magic;
 pub mod mutate;
+pub mod namespace;
 pub mod net;
 pub mod open;
 pub mod stat;
+pub mod tree;
 
 use super::call::{Call, Reply};
 use crate::filter;
@@ -21,6 +24,20 @@ const SYS_GETXATTRAT: i64 = 464;
 const SYS_LISTXATTRAT: i64 = 465;
 const SYS_REMOVEXATTRAT: i64 = 466;
 const SYS_FCHMODAT2: i64 = 452;
+
+/// clone(2): the filter sends it for CLONE_NEWUSER (a new user namespace)
+/// and for CLONE_PARENT (`lock:exec` ancestry); each flag has its judge.
+fn clone(call: &Call) -> super::call::Step<Reply> {
+    let flags = call.arg(0);
+    if flags & libc::CLONE_NEWUSER as u64 != 0 {
+        // Refuses (EPERM), or lets the flag through.
+        namespace::new_namespace(call)?;
+    }
+    if flags & libc::CLONE_PARENT as u64 != 0 {
+        return tree::clone(call);
+    }
+    Ok(Reply::ContinueRacy)
+}
 
 /// Routes a notification to its handler.
 pub fn dispatch(call: &Call) -> Reply {
@@ -89,6 +106,22 @@ pub fn dispatch(call: &Call) -> Reply {
         SYS_GETXATTRAT => stat::handle(call, Kind::Getxattrat),
         SYS_LISTXATTRAT => stat::handle(call, Kind::Listxattrat),
         libc::SYS_chdir => stat::handle(call, Kind::Chdir),
+        libc::SYS_ptrace => tree::ptrace(call),
+        libc::SYS_process_vm_readv => tree::process_vm(call, false),
+        libc::SYS_process_vm_writev => tree::process_vm(call, true),
+        libc::SYS_pidfd_getfd => tree::pidfd_getfd(call),
+        libc::SYS_kill => tree::kill(call),
+        libc::SYS_tkill => tree::tkill(call),
+        libc::SYS_tgkill | libc::SYS_rt_tgsigqueueinfo => tree::tgkill(call),
+        libc::SYS_rt_sigqueueinfo => tree::rt_sigqueueinfo(call),
+        libc::SYS_pidfd_send_signal => tree::pidfd_send_signal(call),
+        libc::SYS_clone => clone(call),
+        libc::SYS_prctl => tree::prctl(call),
+        libc::SYS_unshare => namespace::new_namespace(call),
+        libc::SYS_setns => namespace::setns(call),
+        libc::SYS_acct => kernel_writes::acct(call),
+        libc::SYS_ioctl => kernel_writes::ioctl(call),
+        libc::SYS_setrlimit | libc::SYS_prlimit64 => kernel_writes::core_limit(call),
         // The filter sends nothing else; fail closed if it ever does.
         _ => Ok(Reply::Error(crate::sys::Errno(libc::ENOSYS))),
     };

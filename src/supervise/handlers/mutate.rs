@@ -292,7 +292,8 @@ pub fn chmod(call: &Call, form: u8) -> Step<Reply> {
     })
 }
 
-/// chown(2), lchown(2), fchownat(2).
+/// chown(2), lchown(2), fchownat(2). The ids are the caller's, mapped
+/// through its user namespace.
 pub fn chown(call: &Call, form: u8) -> Step<Reply> {
     let (p, i) = match form {
         0 => (cwd(0, FOLLOW), 1),
@@ -301,6 +302,7 @@ pub fn chown(call: &Call, form: u8) -> Step<Reply> {
     };
     let (uid, gid) = (call.arg(i) as u32, call.arg(i + 1) as u32);
     on_path(call, p, |r| {
+        let (uid, gid) = call.map_owner(uid, gid)?;
         fs::chown_fd(r.open_object()?.as_fd(), uid, gid)
     })
 }
@@ -429,8 +431,36 @@ pub fn file_setattr(call: &Call) -> Step<Reply> {
     let mut attr = call.read_bytes(call.arg(2), size)?;
     let p = at(call, 0, at_lookup(call.int(4), true));
     on_path(call, p, |r| {
-        fs::file_attr(r.open_object()?.as_fd(), true, &mut attr)
+        let obj = r.open_object()?;
+        project_unchanged_outside_init_namespace(call, obj.as_fd(), &attr)?;
+        fs::file_attr(obj.as_fd(), true, &mut attr)
     })
+}
+
+/// `FS_XFLAG_PROJINHERIT`.
+const PROJINHERIT: u64 = 0x200;
+
+/// The kernel refuses, outside the initial user namespace, a change of the
+/// project id or of its inheritance flag (EINVAL). The supervisor acts in
+/// its own namespace, so it checks for a caller in another.
+/// `struct file_attr`: `u64 fa_xflags`, `u32 fa_extsize`, `u32 fa_nextents`,
+/// `u32 fa_projid`, `u32 fa_cowextsize`.
+fn project_unchanged_outside_init_namespace(
+    call: &Call,
+    obj: BorrowedFd<'_>,
+    new: &[u8],
+) -> Result<(), Errno> {
+    if new.len() < 20 || crate::supervise::userns::shares_ours(call.n.pid, "user")? {
+        return Ok(());
+    }
+    let mut old = vec![0u8; new.len()];
+    fs::file_attr(obj, false, &mut old)?;
+    let xflags = |b: &[u8]| u64::from_ne_bytes(b[..8].try_into().expect("8 bytes"));
+    let projid = |b: &[u8]| u32::from_ne_bytes(b[16..20].try_into().expect("4 bytes"));
+    if projid(&old) != projid(new) || (xflags(&old) ^ xflags(new)) & PROJINHERIT != 0 {
+        return Err(Errno(libc::EINVAL));
+    }
+    Ok(())
 }
 
 /// fchmod(2).
@@ -442,7 +472,10 @@ pub fn fchmod(call: &Call) -> Step<Reply> {
 /// fchown(2).
 pub fn fchown(call: &Call) -> Step<Reply> {
     let (uid, gid) = (call.arg(1) as u32, call.arg(2) as u32);
-    on_fd(call, 0, |fd| fs::fchown(fd, uid, gid))
+    on_fd(call, 0, |fd| {
+        let (uid, gid) = call.map_owner(uid, gid)?;
+        fs::fchown(fd, uid, gid)
+    })
 }
 
 /// fsetxattr(2), fremovexattr(2).

@@ -21,9 +21,9 @@ use super::describe;
 use crate::policy::{Address, Category};
 use crate::supervise::call::{Call, Reply, Step};
 use crate::supervise::resolve::{Base, Lookup, Target};
-use crate::sys::{Errno, fs, net, process};
+use crate::sys::{Errno, fs, net, process, sockinfo};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 /// The largest payload one emulated send copies.
 const MAX_SEND: usize = 16 << 20;
@@ -39,6 +39,8 @@ struct Checked {
     address: Option<Address>,
     /// Keeps the resolved directory of a unix path open during the call.
     _dir: Option<OwnedFd>,
+    /// The socket file a unix path names (st_dev, st_ino), when it exists.
+    file: Option<(u64, u64)>,
 }
 
 /// Decodes raw sockaddr bytes; unix paths are resolved for the caller.
@@ -52,6 +54,7 @@ fn decode(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
             bytes: raw.clone(),
             address,
             _dir: None,
+            file: None,
         })
     };
     match family {
@@ -75,8 +78,9 @@ fn decode(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
         }
         libc::AF_INET | libc::AF_INET6 => Err(Errno(libc::EINVAL).into()),
         libc::AF_UNIX => decode_unix(call, raw, binding),
-        // AF_UNSPEC (disconnect) and families without addresses to judge
-        // (netlink, packet with its own capability checks) pass unchecked.
+        // AF_UNSPEC where the kernel reads no address (a disconnect; see
+        // `decode_for`) and families without addresses to judge (netlink,
+        // packet with its own capability checks) pass unchecked.
         _ => plain(None),
     }
 }
@@ -88,6 +92,7 @@ fn decode_unix(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
             bytes: raw.clone(),
             address: Some(Address::Unnamed),
             _dir: None,
+            file: None,
         });
     }
     if path[0] == 0 {
@@ -101,6 +106,7 @@ fn decode_unix(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
             bytes: raw.clone(),
             address: Some(Address::Abstract(name)),
             _dir: None,
+            file: None,
         });
     }
     let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
@@ -110,6 +116,7 @@ fn decode_unix(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
         ..Lookup::default()
     };
     let resolved = call.resolve(Base::Cwd, path, lookup)?;
+    let exists = resolved.stat().is_some();
     let Target::Entry { dir, name, .. } = resolved.target else {
         return Err(Errno(if binding {
             libc::EADDRINUSE
@@ -118,6 +125,9 @@ fn decode_unix(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
         })
         .into());
     };
+    if exists && !binding {
+        return reach_file(dir.as_fd(), &name, resolved.path);
+    }
     // Reach the socket through the directory we resolved, so that a renamed
     // or swapped directory cannot redirect the call: this worker has its own
     // working directory (unshare(CLONE_FS)), moves it there, and names the
@@ -136,22 +146,103 @@ fn decode_unix(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
         bytes,
         address: Some(Address::Unix(resolved.path)),
         _dir: Some(dir),
+        file: None,
     })
 }
 
-/// Checks `checked` for `category`; addresses the tree bound itself are
-/// allowed for connects and sends (see `Shared::was_bound`).
-fn check(call: &Call, category: Category, checked: &Checked) -> Step<()> {
+/// A connect or send to the existing socket file `name` in `dir`: it goes
+/// through an `O_PATH` handle of that very file (`/proc/self/fd/N`), so a
+/// socket file renamed onto the name after the check cannot take the call.
+/// The caller sees no difference: a peer reads back its own bound name.
+fn reach_file(dir: BorrowedFd<'_>, name: &[u8], path: Vec<u8>) -> Step<Checked> {
+    let handle = fs::open_path_nofollow(Some(dir), name)?;
+    let st = fs::lstat_at(handle.as_fd(), b"")?;
+    let mut bytes = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
+    bytes.extend_from_slice(fs::proc_self_fd(handle.as_fd()).as_bytes());
+    bytes.push(0);
+    Ok(Checked {
+        bytes,
+        address: Some(Address::Unix(path)),
+        _dir: Some(handle),
+        file: Some((st.dev, st.ino)),
+    })
+}
+
+/// Checks `checked` for `category`. A connect or send the policy does not
+/// allow is still allowed to an address the tree's own sockets alone hold
+/// (see [`Bound`]).
+fn check(call: &Call, category: Category, checked: &Checked, sock: &OwnedFd) -> Step<()> {
     let Some(address) = &checked.address else {
         return Ok(());
     };
-    if category == Category::NetConnect && call.shared.was_bound(address) {
+    let verdict = call.shared.policy().check_addr(category, address);
+    let silent_allow = verdict.outcome == crate::policy::Outcome::Allow && !verdict.report;
+    if category == Category::NetConnect
+        && !silent_allow
+        && held_by_tree(call, sock.as_fd(), checked)
+    {
         return Ok(());
     }
-    let verdict = call.shared.policy().check_addr(category, address);
     let shown = rule_form(address);
     call.enforce(category, &shown, verdict, || {
         format!("{}, {}", call.int(0), describe::path(&shown))
+    })
+}
+
+/// What a call does with the address it names; AF_UNSPEC means something
+/// different for each.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Bind,
+    Connect,
+    Send,
+}
+
+/// Decodes the address of a call made on `sock`, judging AF_UNSPEC as the
+/// kernel reads it (net/ipv4/udp.c, raw.c, af_inet.c, net/ipv6/udp.c,
+/// raw.c as of Linux 6.18):
+/// - connect: a disconnect, on every family; nothing to judge;
+/// - an IPv4 socket's bind or send: an IPv4 address (bind takes it only
+///   for INADDR_ANY, UDP and raw sends go to the address given);
+/// - an IPv6 UDP (or UDP-Lite, ICMPv6 ping) send: no destination, or
+///   EAFNOSUPPORT for ping; an IPv6 bind: EAFNOSUPPORT; nothing to judge;
+/// - any other IPv6 send (raw, L2TP): an IPv6 address.
+///
+/// The kernel is handed the caller's bytes unchanged, so it makes of them
+/// exactly what was judged.
+fn decode_for(call: &Call, sock: BorrowedFd<'_>, raw: Vec<u8>, purpose: Purpose) -> Step<Checked> {
+    let binding = purpose == Purpose::Bind;
+    let unspec = raw.len() >= 2 && u16::from_ne_bytes([raw[0], raw[1]]) == libc::AF_UNSPEC as u16;
+    if !unspec || purpose == Purpose::Connect {
+        return decode(call, raw, binding);
+    }
+    let Some(family) = unspec_family(sock, purpose)? else {
+        return decode(call, raw, binding);
+    };
+    let mut as_read = raw.clone();
+    as_read[..2].copy_from_slice(&(family as u16).to_ne_bytes());
+    let mut checked = decode(call, as_read, binding)?;
+    checked.bytes = raw;
+    Ok(checked)
+}
+
+/// The family the kernel reads an AF_UNSPEC address of a bind or send on
+/// `sock` as, if it reads one (see [`decode_for`]).
+fn unspec_family(sock: BorrowedFd<'_>, purpose: Purpose) -> Step<Option<i32>> {
+    let domain = sockinfo::int_option(sock, libc::SO_DOMAIN)?;
+    Ok(match domain {
+        libc::AF_INET => Some(libc::AF_INET),
+        libc::AF_INET6 if purpose == Purpose::Send => {
+            let kind = sockinfo::int_option(sock, libc::SO_TYPE)?;
+            let protocol = sockinfo::int_option(sock, libc::SO_PROTOCOL)?;
+            let no_destination = kind == libc::SOCK_DGRAM
+                && matches!(
+                    protocol,
+                    libc::IPPROTO_UDP | libc::IPPROTO_UDPLITE | libc::IPPROTO_ICMPV6
+                );
+            (!no_destination).then_some(libc::AF_INET6)
+        }
+        _ => None,
     })
 }
 
@@ -168,19 +259,15 @@ pub fn bind(call: &Call) -> Step<Reply> {
     let raw = read_address(call, call.arg(1), call.arg(2))?;
     let sock = call.caller_fd(call.int(0))?;
     let _caller = call.become_caller(true)?;
-    let checked = decode(call, raw, true)?;
-    check(call, Category::NetBind, &checked)?;
+    let checked = decode_for(call, sock.as_fd(), raw, Purpose::Bind)?;
+    check(call, Category::NetBind, &checked, &sock)?;
     net::bind(sock.as_fd(), &checked.bytes)?;
-    if let Some(Address::Inet(_)) = checked.address
-        && let Ok(local) = net::local_address(sock.as_fd())
-        && let Ok(Checked {
-            address: Some(bound),
-            ..
-        }) = decode(call, local, true)
-    {
-        call.shared.note_bound(bound);
-    } else if let Some(address @ (Address::Unix(_) | Address::Abstract(_))) = checked.address {
-        call.shared.note_bound(address);
+    match checked.address {
+        Some(Address::Inet(_)) => remember_inet(call, sock.as_fd()),
+        Some(address @ (Address::Unix(_) | Address::Abstract(_))) => {
+            remember_unix(call, sock.as_fd(), address)
+        }
+        _ => {}
     }
     Ok(Reply::Value(0))
 }
@@ -190,9 +277,17 @@ pub fn connect(call: &Call) -> Step<Reply> {
     let raw = read_address(call, call.arg(1), call.arg(2))?;
     let sock = call.caller_fd(call.int(0))?;
     let _caller = call.become_caller(false)?;
-    let checked = decode(call, raw, false)?;
-    check(call, Category::NetConnect, &checked)?;
-    net::connect(sock.as_fd(), &checked.bytes)?;
+    let checked = decode_for(call, sock.as_fd(), raw, Purpose::Connect)?;
+    check(call, Category::NetConnect, &checked, &sock)?;
+    let unbound = is_unbound_inet(sock.as_fd());
+    // A connect may wait for a full backlog or a distant peer.
+    call.may_block()?;
+    let connected = net::connect(sock.as_fd(), &checked.bytes);
+    // A failed call may have given the socket its port all the same.
+    if unbound {
+        remember_implicit(call, sock.as_fd());
+    }
+    connected?;
     Ok(Reply::Value(0))
 }
 
@@ -204,10 +299,14 @@ pub fn sendto(call: &Call) -> Step<Reply> {
     let flags = call.int(3);
     let sock = call.caller_fd(call.int(0))?;
     let _caller = call.become_caller(false)?;
-    let checked = decode(call, raw, false)?;
-    check(call, Category::NetConnect, &checked)?;
-    let sent = send(call, &sock, &data, Some(&checked.bytes), &[], flags)?;
-    Ok(Reply::Value(sent as i64))
+    let checked = decode_for(call, sock.as_fd(), raw, Purpose::Send)?;
+    check(call, Category::NetConnect, &checked, &sock)?;
+    let unbound = is_unbound_inet(sock.as_fd());
+    let sent = send(call, &sock, &data, Some(&checked.bytes), &[], flags);
+    if unbound {
+        remember_implicit(call, sock.as_fd());
+    }
+    Ok(Reply::Value(sent? as i64))
 }
 
 /// Sends on our duplicate; an EPIPE raises SIGPIPE in the caller, as the
@@ -220,16 +319,46 @@ fn send(
     control: &[u8],
     flags: i32,
 ) -> Step<usize> {
-    match net::send_message(
-        sock.as_fd(),
-        data,
-        dest,
-        control,
-        flags | libc::MSG_NOSIGNAL,
-    ) {
+    let caller_flags = flags;
+    let flags = flags | libc::MSG_NOSIGNAL;
+    // Try without waiting first: only a send that would block (a full
+    // socket buffer) hands the receiving over before it waits.
+    let first = if flags & libc::MSG_DONTWAIT == 0 {
+        net::send_message(
+            sock.as_fd(),
+            data,
+            dest,
+            control,
+            flags | libc::MSG_DONTWAIT,
+        )
+    } else {
+        net::send_message(sock.as_fd(), data, dest, control, flags)
+    };
+    let blocking = flags & libc::MSG_DONTWAIT == 0;
+    let result = match first {
+        Err(e) if e.0 == libc::EAGAIN && blocking => {
+            call.may_block()?;
+            net::send_message(sock.as_fd(), data, dest, control, flags)
+        }
+        // A stream socket took part of it: a blocking send waits for room
+        // for the rest, and returns the part sent if a signal cuts it short.
+        Ok(n) if n < data.len() && blocking => {
+            call.may_block()?;
+            let mut sent = n;
+            while sent < data.len() {
+                match net::send_message(sock.as_fd(), &data[sent..], None, &[], flags) {
+                    Ok(more) => sent += more,
+                    Err(_) => break,
+                }
+            }
+            Ok(sent)
+        }
+        other => other,
+    };
+    match result {
         Ok(n) => Ok(n),
         Err(e) => {
-            if e.0 == libc::EPIPE && flags & libc::MSG_NOSIGNAL == 0 {
+            if e.0 == libc::EPIPE && caller_flags & libc::MSG_NOSIGNAL == 0 {
                 let _ = process::thread_kill(call.n.pid as i32, libc::SIGPIPE);
             }
             Err(e.into())
@@ -292,8 +421,8 @@ fn read_message(call: &Call, addr: u64) -> Step<Message> {
 fn send_one(call: &Call, sock: &OwnedFd, mut msg: Message, flags: i32) -> Step<usize> {
     let checked = match msg.dest.take() {
         Some(raw) => {
-            let checked = decode(call, raw, false)?;
-            check(call, Category::NetConnect, &checked)?;
+            let checked = decode_for(call, sock.as_fd(), raw, Purpose::Send)?;
+            check(call, Category::NetConnect, &checked, sock)?;
             Some(checked)
         }
         None => None,
@@ -313,7 +442,12 @@ fn send_one(call: &Call, sock: &OwnedFd, mut msg: Message, flags: i32) -> Step<u
     // the caller's before sending anything.
     call.ensure_valid()?;
     let dest = checked.as_ref().map(|c| c.bytes.as_slice());
-    send(call, sock, &msg.data, dest, &msg.control, flags)
+    let unbound = dest.is_some() && is_unbound_inet(sock.as_fd());
+    let sent = send(call, sock, &msg.data, dest, &msg.control, flags);
+    if unbound {
+        remember_implicit(call, sock.as_fd());
+    }
+    sent
 }
 
 /// sendmsg(2).
@@ -363,17 +497,222 @@ fn rule_form(address: &Address) -> Vec<u8> {
     }
 }
 
-/// Whether a bound address (possibly a wildcard) covers `dest`.
-pub fn bound_covers(bound: &Address, dest: &Address) -> bool {
-    match (bound, dest) {
-        (Address::Inet(b), Address::Inet(d)) => {
-            b.port() == d.port()
-                && (b.ip() == d.ip() || (b.ip().is_unspecified() && is_local(d.ip())))
+/// An address one of the tree's sockets was given, by a bind or by the
+/// kernel (the port a UDP socket gets on its first send or connect).
+///
+/// The allowance covers only the tree's own socket, only while it holds the
+/// address, and never an address shared with a socket outside the tree
+/// (SO_REUSEPORT, or SO_REUSEADDR for UDP, lets an outside listener hold
+/// the same one). So for inet addresses the socket is named by its cookie,
+/// and every connect or send that relies on the allowance asks the kernel
+/// (sock_diag) which sockets would receive it: all of them must be the
+/// tree's, and for TCP listening. No descriptor of the socket is kept: the
+/// address must be freed when the tree closes it, as without stockade.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bound {
+    /// The address as bound (a wildcard, or the kernel's port for port 0).
+    pub address: Address,
+    /// The socket that holds it.
+    pub socket: Holder,
+}
+
+/// How the socket behind a [`Bound`] address is named to sock_diag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    /// An inet socket: its protocol (TCP or UDP) and cookie.
+    Inet {
+        /// `IPPROTO_TCP` or `IPPROTO_UDP`.
+        protocol: u8,
+        /// Its `SO_COOKIE`.
+        cookie: u64,
+    },
+    /// A unix socket: its inode (in sockfs) and cookie.
+    Unix {
+        /// The socket's inode number, as fstat(2) of it shows.
+        inode: u32,
+        /// Its `SO_COOKIE`.
+        cookie: u64,
+    },
+}
+
+impl Bound {
+    /// Whether this address (possibly a wildcard) covers `dest` for a
+    /// socket of `protocol`.
+    pub fn covers(&self, dest: &Address, protocol: Option<u8>) -> bool {
+        match (&self.address, dest) {
+            (Address::Inet(b), Address::Inet(d)) => {
+                matches!(self.socket, Holder::Inet { protocol: p, .. } if Some(p) == protocol)
+                    && b.port() == d.port()
+                    && (b.ip() == d.ip() || (b.ip().is_unspecified() && is_local(d.ip())))
+            }
+            (bound, dest) => bound == dest,
         }
-        _ => bound == dest,
+    }
+
+    /// Whether this record is of the inet socket `cookie` of `protocol`.
+    pub fn is_socket(&self, protocol: u8, cookie: u64) -> bool {
+        self.socket == Holder::Inet { protocol, cookie }
     }
 }
 
 fn is_local(ip: IpAddr) -> bool {
     ip.is_loopback() || ip.is_unspecified()
+}
+
+/// The inet protocols whose sockets the allowance follows.
+fn followed_protocol(sock: BorrowedFd<'_>) -> Option<u8> {
+    match sockinfo::int_option(sock, libc::SO_PROTOCOL).ok()? {
+        p @ (libc::IPPROTO_TCP | libc::IPPROTO_UDP) => Some(p as u8),
+        _ => None,
+    }
+}
+
+/// The socket states that take connections or datagrams for `protocol`.
+fn receiving_states(protocol: u8) -> u32 {
+    const TCP_LISTEN: u32 = 10;
+    if i32::from(protocol) == libc::IPPROTO_TCP {
+        1 << TCP_LISTEN
+    } else {
+        u32::MAX
+    }
+}
+
+/// Whether a socket bound to `local` may take what is sent to `dest` (or,
+/// at a bind, share the address `dest`): wildcards overlap everything, and
+/// an IPv6 wildcard takes IPv4 too unless IPV6_V6ONLY, which sock_diag does
+/// not show here; erring towards overlap only withholds the allowance.
+fn overlaps(local: IpAddr, dest: IpAddr) -> bool {
+    local == dest || local.is_unspecified() || dest.is_unspecified()
+}
+
+/// After a successful inet bind: remembers the address the socket now holds,
+/// unless a socket outside the tree holds it too.
+fn remember_inet(call: &Call, sock: BorrowedFd<'_>) {
+    let Some(protocol) = followed_protocol(sock) else {
+        return;
+    };
+    let Ok(local) = net::local_address(sock) else {
+        return;
+    };
+    let Ok(Checked {
+        address: Some(Address::Inet(bound)),
+        ..
+    }) = decode(call, local, true)
+    else {
+        return;
+    };
+    if bound.port() == 0 {
+        return;
+    }
+    let Ok(cookie) = sockinfo::cookie(sock) else {
+        return;
+    };
+    let Ok(holders) = sockinfo::inet_sockets(protocol, bound.port(), receiving_states(protocol))
+    else {
+        return;
+    };
+    let shared = holders.iter().any(|s| {
+        s.cookie != cookie
+            && overlaps(s.local.ip(), bound.ip())
+            && !call.shared.is_own_socket(protocol, s.cookie)
+    });
+    if !shared {
+        call.shared.note_bound(Bound {
+            address: Address::Inet(bound),
+            socket: Holder::Inet { protocol, cookie },
+        });
+    }
+}
+
+/// Whether `sock` is an inet socket without a local port yet, which the
+/// kernel gives one on its first send or connect.
+fn is_unbound_inet(sock: BorrowedFd<'_>) -> bool {
+    let Ok(local) = net::local_address(sock) else {
+        return false;
+    };
+    let family = local
+        .get(..2)
+        .map(|b| i32::from(u16::from_ne_bytes([b[0], b[1]])));
+    matches!(family, Some(libc::AF_INET | libc::AF_INET6))
+        && local.len() >= 4
+        && local[2..4] == [0, 0]
+}
+
+/// After a send or connect that gave an unbound socket its port: a UDP
+/// socket's address counts as bound by the tree, so that a server in the
+/// tree can answer it. A TCP client's port never takes connections.
+fn remember_implicit(call: &Call, sock: BorrowedFd<'_>) {
+    if followed_protocol(sock) == Some(libc::IPPROTO_UDP as u8) {
+        remember_inet(call, sock);
+    }
+}
+
+/// Whether `dest` is an address that only the tree's own sockets hold, as
+/// the kernel says now, for a connect or send on `sock`.
+///
+/// RACE (known, documented): between this answer and the connect, the
+/// tree's socket can be closed and an outside process bind the address.
+/// Only a process outside that binds at that instant can win, which a
+/// service does not; one that cooperates with the tree can reach it in
+/// other ways (files in a shared directory).
+fn held_by_tree(call: &Call, sock: BorrowedFd<'_>, checked: &Checked) -> bool {
+    let Some(dest) = &checked.address else {
+        return false;
+    };
+    let Address::Inet(d) = dest else {
+        return unix_held_by_tree(call, dest, checked);
+    };
+    let Some(protocol) = followed_protocol(sock) else {
+        return false;
+    };
+    if !call.shared.was_bound(dest, Some(protocol)) {
+        return false;
+    }
+    let Ok(holders) = sockinfo::inet_sockets(protocol, d.port(), receiving_states(protocol)) else {
+        return false;
+    };
+    let mut receivers = holders
+        .iter()
+        .filter(|s| overlaps(s.local.ip(), d.ip()))
+        .peekable();
+    receivers.peek().is_some() && receivers.all(|s| call.shared.is_own_socket(protocol, s.cookie))
+}
+
+/// After a successful unix bind: remembers the name with the socket.
+fn remember_unix(call: &Call, sock: BorrowedFd<'_>, address: Address) {
+    let (Ok(st), Ok(cookie)) = (fs::lstat_at(sock, b""), sockinfo::cookie(sock)) else {
+        return;
+    };
+    let Ok(inode) = u32::try_from(st.ino) else {
+        return;
+    };
+    call.shared.note_bound(Bound {
+        address,
+        socket: Holder::Unix { inode, cookie },
+    });
+}
+
+/// Whether the unix name `dest` is held by a socket of the tree that is
+/// still open and bound to it. A path is reached through a handle of its
+/// socket file itself (`reach_file`), and no other socket can ever be bound
+/// to that file, so a path has no race. An abstract name must be the very
+/// bytes the tree's socket holds (the kernel tells `@x` from `@x` padded
+/// with NULs; rules do not), and the kernel looks it up again.
+///
+/// RACE (known, documented): an abstract name freed by the tree between
+/// this answer and the connect can be bound from outside in that instant.
+fn unix_held_by_tree(call: &Call, dest: &Address, checked: &Checked) -> bool {
+    let Some(Holder::Unix { inode, cookie }) = call.shared.holder_of(dest) else {
+        return false;
+    };
+    let Ok(Some(shown)) = sockinfo::unix_socket(inode, cookie) else {
+        return false;
+    };
+    match dest {
+        Address::Unix(_) => checked
+            .file
+            .is_some_and(|(dev, ino)| shown.file == Some((sockinfo::kernel_dev(dev), ino as u32))),
+        Address::Abstract(_) => shown.name.as_deref() == checked.bytes.get(2..),
+        _ => false,
+    }
 }

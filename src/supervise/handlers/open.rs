@@ -137,6 +137,12 @@ fn perform(call: &Call, req: Request) -> Step<Reply> {
     } else {
         Category::Read
     };
+    // Without O_CREAT the kernel fails with ENOENT before any permission
+    // check; a denied area does not change that (nor does it for
+    // sydbox-1), and it is not a violation.
+    if !creating && flags & libc::O_TMPFILE != libc::O_TMPFILE {
+        call.fail_if_missing_in(category, &resolved)?;
+    }
     call.check(category, &resolved.path, || {
         format!(
             "{}, {}",
@@ -156,8 +162,17 @@ fn perform(call: &Call, req: Request) -> Step<Reply> {
         // on; with them off no decision rested on the path.
         return Ok(Reply::ContinueRacy);
     }
+    super::tree::guard_proc_open(call, &resolved.path, flags & WRITE_FLAGS != 0)?;
     // Our own copy is always close-on-exec; the caller's gets its own flag.
     let ours = (flags | libc::O_CLOEXEC) as u64;
+    // A FIFO's open waits for its other end (unless O_NONBLOCK, or O_RDWR,
+    // which Linux opens at once).
+    if resolved.stat().is_some_and(|st| st.kind() == libc::S_IFIFO)
+        && flags & libc::O_NONBLOCK == 0
+        && flags & libc::O_ACCMODE != libc::O_RDWR
+    {
+        call.may_block()?;
+    }
     let fd = match &resolved.target {
         Target::Entry { dir, name, .. } => {
             // O_NOFOLLOW: the final symlink, if the caller's flags follow one,
@@ -196,8 +211,14 @@ fn perform(call: &Call, req: Request) -> Step<Reply> {
             )?
         }
     };
+    // ETXTBSY comes from a writable copy of a file someone execs: only a
+    // writable open of a file with an execute bit (or one created with
+    // one) can give it.
+    let executable = resolved.stat().is_some_and(|st| st.mode & 0o111 != 0)
+        || (creating || flags & libc::O_TMPFILE == libc::O_TMPFILE) && req.mode & 0o111 != 0;
     Ok(Reply::Fd {
         fd,
         cloexec: flags & libc::O_CLOEXEC != 0,
+        exec_safe: flags & libc::O_ACCMODE == libc::O_RDONLY || !executable,
     })
 }
