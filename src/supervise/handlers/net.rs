@@ -562,7 +562,9 @@ fn is_local(ip: IpAddr) -> bool {
 /// The inet protocols whose sockets the allowance follows.
 fn followed_protocol(sock: BorrowedFd<'_>) -> Option<u8> {
     match sockinfo::int_option(sock, libc::SO_PROTOCOL).ok()? {
-        p @ (libc::IPPROTO_TCP | libc::IPPROTO_UDP) => Some(p as u8),
+        // UDP-Lite is UDP for the allowance: Python's test_socket talks
+        // to itself over it (issue 9).
+        p @ (libc::IPPROTO_TCP | libc::IPPROTO_UDP | libc::IPPROTO_UDPLITE) => Some(p as u8),
         _ => None,
     }
 }
@@ -638,11 +640,11 @@ fn is_unbound_inet(sock: BorrowedFd<'_>) -> bool {
         && local[2..4] == [0, 0]
 }
 
-/// After a send or connect that gave an unbound socket its port: a UDP
-/// socket's address counts as bound by the tree, so that a server in the
-/// tree can answer it. A TCP client's port never takes connections.
+/// After a send or connect that gave an unbound socket its port: a UDP (or
+/// UDP-Lite) socket's address counts as bound by the tree, so that a server
+/// in the tree can answer it. A TCP client's port never takes connections.
 fn remember_implicit(call: &Call, sock: BorrowedFd<'_>) {
-    if followed_protocol(sock) == Some(libc::IPPROTO_UDP as u8) {
+    if followed_protocol(sock).is_some_and(|p| i32::from(p) != libc::IPPROTO_TCP) {
         remember_inet(call, sock);
     }
 }
