@@ -4,10 +4,13 @@
 //! linked programs, `#!` scripts whose interpreter is allowed) does.
 
 mod common;
+#[path = "common/swap.rs"]
+mod swap;
 
 use common::*;
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
+use swap::Swapper;
 
 /// Exec checks on, `/usr/bin` allowed (where sh, bash and true live).
 fn usr_bin_rules() -> Vec<String> {
@@ -40,39 +43,6 @@ fn landlock_or_skip() -> bool {
 fn script(path: &str, body: &str) {
     std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
-/// A process outside the sandbox, sharing no memory with it, that swaps
-/// the symlinks `a` and `b` with renameat2(RENAME_EXCHANGE) until killed.
-struct Swapper(Child);
-
-impl Swapper {
-    fn start(a: &str, b: &str) -> Swapper {
-        let code = format!(
-            "import ctypes
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
-AT_FDCWD, RENAME_EXCHANGE = -100, 2
-a, b = {a:?}.encode(), {b:?}.encode()
-while True:
-    if libc.syscall(316, AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) != 0:
-        raise OSError(ctypes.get_errno(), 'renameat2')
-"
-        );
-        let child = Command::new(python())
-            .args(["-c", &code])
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("python3 runs");
-        Swapper(child)
-    }
-}
-
-impl Drop for Swapper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Bash that execs `link` up to 2000 times or for 10 seconds, stopping

@@ -1,7 +1,7 @@
 //! End-to-end tests of in-sandbox commands: a process inside the sandbox
 //! changes the policy by stat'ing `/dev/stockade/RULE`. Covered: every system
 //! call a command may arrive by, what the caller sees (success, ENOENT for a
-//! false query, EINVAL, EBUSY, EPERM), the reports of refusals, the real
+//! false query, EINVAL, ENOENT when locked, EPERM), the reports of refusals, the real
 //! effect of allow/deny/remove commands, `lock:on` and `lock:exec`,
 //! `exec/kill_if_match`, concurrent commands, and `share/stockade.sh`.
 //!
@@ -494,7 +494,10 @@ fn command_from_a_grandchild_applies_to_the_whole_tree() {
 // --- lock:on -----------------------------------------------------------------------
 
 #[test]
-fn lock_on_refuses_every_later_command_with_ebusy_and_reports() {
+/// After `lock:on` nobody has a /dev/stockade: commands fail with ENOENT as
+/// without stockade, and their stats are not even read (issue 11), so
+/// nothing is reported.
+fn lock_on_makes_every_later_command_fail_as_without_stockade_issue11() {
     let code = "\
 say('lock', send('lock:on'))
 say('self', send('sandbox/write:off'), send('sandbox/write?'), send('lock:off'))
@@ -507,17 +510,12 @@ os.waitpid(pid, 0)
     let out = sandboxed_py(&WRITE_ON, code, &[]);
     assert_eq!(
         stdout(&out),
-        "lock ok\nself EBUSY EBUSY EBUSY\nfork EBUSY\n",
+        "lock ok\nself ENOENT ENOENT ENOENT\nfork ENOENT\n",
         "{}",
         stderr(&out)
     );
     let err = stderr(&out);
-    for rule in ["sandbox/write:off", "sandbox/write?", "lock:off"] {
-        assert!(
-            refusal_reported(&err, rule, "locked"),
-            "no refusal of {rule} reported:\n{err}"
-        );
-    }
+    assert!(!err.contains("refused"), "{err}");
 }
 
 #[test]
@@ -530,11 +528,6 @@ fn lock_on_refuses_a_child_that_execed() {
     ];
     let out = sandboxed(&WRITE_ON, &command);
     assert_eq!(stdout(&out), "lock 0\nchild 1\n", "{}", stderr(&out));
-    assert!(refusal_reported(
-        &stderr(&out),
-        "sandbox/write:off",
-        "locked"
-    ));
 }
 
 #[test]
@@ -545,7 +538,7 @@ fn lock_on_keeps_the_policy_in_force() {
         allow_dir(&s)
     );
     let out = sandboxed_py(&WRITE_ON, &code, &[&dir_of(&s)]);
-    assert_eq!(stdout(&out), "ok EBUSY EACCES\n", "{}", stderr(&out));
+    assert_eq!(stdout(&out), "ok ENOENT EACCES\n", "{}", stderr(&out));
     assert!(!support::exists(&s.path("a")));
 }
 
@@ -611,18 +604,21 @@ fn lock_exec_lets_a_subshell_send_commands() {
 }
 
 #[test]
+/// The child's own command is not even read (it exec'd: issue 11); that of
+/// a subshell it forks is, and its refusal is reported.
 fn lock_exec_refuses_a_child_that_execed_and_reports() {
     let s = Scratch::new("lock-exec-child");
     let out = bash_in(
         &s,
         "[ -e /dev/stockade/lock:exec ]; \
          bash -c '[ -e /dev/stockade ]; echo dir $?; \
-                  [ -e \"/dev/stockade/allow/write+$1/***\" ]; echo allow $?' bash \"$1\"; \
+                  [ -e \"/dev/stockade/allow/write+$1/***\" ]; echo allow $?; \
+                  ( [ -e \"/dev/stockade/allow/write+$1/***\" ]; echo forked $? )' bash \"$1\"; \
          : > \"$1/a\" 2>/dev/null; echo written $?",
     );
     assert_eq!(
         stdout(&out),
-        "dir 1\nallow 1\nwritten 1\n",
+        "dir 1\nallow 1\nforked 1\nwritten 1\n",
         "{}",
         stderr(&out)
     );
@@ -671,7 +667,7 @@ fn lock_exec_locks_a_process_after_its_own_exec() {
     let out = sandboxed(&WRITE_ON, &command);
     assert_eq!(
         stdout(&out),
-        "lock 0\nafter exec EBUSY False\n",
+        "lock 0\nafter exec ENOENT False\n",
         "{}",
         stderr(&out)
     );
@@ -738,7 +734,7 @@ fn lock_exec_new_thread_of_an_execed_process_stays_locked() {
     let out = sandboxed(&WRITE_ON, &command);
     assert_eq!(
         stdout(&out),
-        "main EBUSY thread EBUSY written EACCES\n",
+        "main ENOENT thread ENOENT written EACCES\n",
         "{}",
         stderr(&out)
     );
@@ -815,7 +811,7 @@ const SUBREAPER: &str = "libc.prctl(36, 1, 0, 0, 0)";
 fn lock_exec_locks_an_orphan_reparented_to_stockade_issue8() {
     let s = Scratch::new("lock-orphan");
     let out = lock_attack(&s, "lock:exec", "", &format!("{SEND_AND_WRITE}{ORPHAN}"));
-    assert_eq!(stdout(&out), "orphan EBUSY EACCES\n", "{}", stderr(&out));
+    assert_eq!(stdout(&out), "orphan ENOENT EACCES\n", "{}", stderr(&out));
     assert!(!support::exists(&s.path("orphan")));
     let rule = format!("allow/write+{}/***", dir_of(&s));
     assert!(
@@ -838,7 +834,7 @@ fn lock_exec_locks_an_orphan_reparented_to_a_subreaper_in_the_tree_issue8() {
     let s = Scratch::new("lock-subreaper");
     let attack = format!("{SEND_AND_WRITE}{ORPHAN}");
     let out = lock_attack(&s, "lock:exec", SUBREAPER, &attack);
-    assert_eq!(stdout(&out), "orphan EBUSY EACCES\n", "{}", stderr(&out));
+    assert_eq!(stdout(&out), "orphan ENOENT EACCES\n", "{}", stderr(&out));
     assert!(!support::exists(&s.path("orphan")));
 }
 

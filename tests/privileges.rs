@@ -9,68 +9,18 @@
 mod common;
 #[path = "common/behaviour.rs"]
 mod support;
+#[path = "common/users.rs"]
+mod users;
 
 use common::*;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::Command;
-use std::sync::OnceLock;
 use support::*;
-
-const USER: &str = "stockade-test";
-
-/// The test user's uid and gid, creating the user (no home, /bin/sh) if
-/// missing. Only this test binary creates it; the lock keeps its tests from
-/// racing each other to `useradd`.
-fn test_user() -> (u32, u32) {
-    static IDS: OnceLock<(u32, u32)> = OnceLock::new();
-    *IDS.get_or_init(|| {
-        let id = |flag: &str| {
-            Command::new("id")
-                .args([flag, USER])
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
-                .map(|o| stdout(&o).trim().parse::<u32>().expect("a number"))
-        };
-        if id("-u").is_none() {
-            let out = Command::new("useradd")
-                .args(["-M", "-s", "/bin/sh", USER])
-                .output()
-                .expect("useradd runs");
-            assert!(
-                out.status.success() || id("-u").is_some(),
-                "{}",
-                stderr(&out)
-            );
-        }
-        (id("-u").unwrap(), id("-g").unwrap())
-    })
-}
-
-/// setpriv's arguments that drop to the test user for good.
-fn drop_to_user() -> [String; 4] {
-    test_user();
-    [
-        "setpriv".into(),
-        format!("--reuid={USER}"),
-        format!("--regid={USER}"),
-        "--clear-groups".into(),
-    ]
-}
+use users::{shared_scratch, test_user};
 
 /// `setpriv ... sh -c SCRIPT`: SCRIPT run as the test user.
 fn as_user(script: &str) -> Vec<String> {
-    let mut v = drop_to_user().to_vec();
-    v.extend(["sh".into(), "-c".into(), script.into()]);
-    v
-}
-
-/// A scratch dir anyone may write (sticky, like /tmp), so the test user can
-/// create files in it. Its parents are root's 0755 directories.
-fn shared_scratch(name: &str) -> Scratch {
-    let s = Scratch::new(name);
-    std::fs::set_permissions(&s.dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
-    s
+    users::as_user(&["sh", "-c", script])
 }
 
 fn dir_of(s: &Scratch) -> String {
@@ -235,7 +185,7 @@ fn dropped_user_cannot_remove_root_owned_file_in_sticky_allowed_dir() {
 /// its directories are traversable, else a copy in a 0755 directory.
 fn binary_for_user(s: &Scratch) -> String {
     let built = stockade_bin().to_string();
-    let mut check = drop_to_user().to_vec();
+    let mut check = users::as_user(&[]);
     check.extend(["test".into(), "-x".into(), built.clone()]);
     if bare(&check).status.success() {
         return built;
@@ -269,7 +219,7 @@ fn unprivileged_stockade_allows_inside_and_denies_outside() {
     let bin = binary_for_user(&s);
     let script = inside_then_outside(&s);
 
-    let mut command = drop_to_user().to_vec();
+    let mut command = users::as_user(&[]);
     command.extend([
         bin,
         "-m".into(),
@@ -407,7 +357,7 @@ fn unprivileged_caller_with_dac_override_can_write_root_file() {
     }
     let s = shared_scratch("ambient-dac");
     let file = root_file(&s, "rootfile");
-    let mut command = drop_to_user().to_vec();
+    let mut command = users::as_user(&[]);
     command.extend([
         "--inh-caps=+dac_override".into(),
         "--ambient-caps=+dac_override".into(),
@@ -470,7 +420,7 @@ fn sandboxed_process_cannot_take_the_supervisors_descriptors() {
     for f in [&take, &top] {
         std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
-    let mut command = drop_to_user().to_vec();
+    let mut command = users::as_user(&[]);
     command.extend([bin, "-m".into(), "sandbox/write:on".into(), "--".into()]);
     command.extend(["sh".into(), top]);
     let out = bare(&command);
@@ -480,4 +430,102 @@ fn sandboxed_process_cannot_take_the_supervisors_descriptors() {
         "{}",
         stderr(&out)
     );
+}
+
+// --- what a peer learns about the caller -----------------------------------------
+
+/// A server and a client in one Python process, run as the test user: the
+/// server reads the uid and gid the kernel recorded for the connecting
+/// client (SO_PEERCRED), which are the task's that called connect(2).
+const PEER_IDS: &str = r#"
+import os, socket, struct, sys
+path = os.path.join(sys.argv[1], 'peer.sock')
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(path)
+srv.listen(1)
+cl = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+cl.connect(path)
+conn = srv.accept()[0]
+pid, uid, gid = struct.unpack('iii', conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+print(uid, gid)
+"#;
+
+#[test]
+fn peer_of_an_emulated_unix_connect_sees_the_callers_uid_and_gid_issue9() {
+    if skip_unless(is_root(), "needs root") {
+        return;
+    }
+    let s = shared_scratch("peer-ids");
+    let (uid, gid) = test_user();
+    let script = s.path("peer.py");
+    std::fs::write(&script, PEER_IDS).unwrap();
+    let mut command = users::as_user(&[]);
+    command.extend([python().to_string(), script.clone(), dir_of(&s)]);
+    let mut policy = allow_scratch(&s);
+    for rule in [
+        "sandbox/net:on".to_string(),
+        format!("allow/net/bind+{}/***", dir_of(&s)),
+        format!("allow/net/connect+{}/***", dir_of(&s)),
+    ] {
+        policy.extend(["-m".to_string(), rule]);
+    }
+
+    let native = bare(&command);
+    assert_eq!(
+        stdout(&native),
+        format!("{uid} {gid}\n"),
+        "{}",
+        stderr(&native)
+    );
+    let _ = std::fs::remove_file(s.path("peer.sock"));
+    let out = sandboxed(&policy, &command);
+    assert_eq!(stdout(&out), stdout(&native), "{}", stderr(&out));
+    assert_no_policy_report(&out);
+}
+
+/// A datagram socket pair, run as the test user: the receiver reads the
+/// credentials the kernel attached to a send with explicit
+/// SCM_CREDENTIALS naming the sender itself, and to a plain send (the
+/// receiver has SO_PASSCRED). The pid is left out: an emulated send shows
+/// the supervisor's (docs/security.md).
+const SENDER_IDS: &str = r#"
+import os, socket, struct
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+b.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+def received():
+    msg, anc, _, _ = b.recvmsg(10, 64)
+    pid, uid, gid = struct.unpack('iII', anc[0][2][:12])
+    return uid, gid
+creds = struct.pack('iII', os.getpid(), os.getuid(), os.getgid())
+try:
+    a.sendmsg([b'x'], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, creds)])
+    print('explicit', *received())
+except OSError as e:
+    print('explicit error', e.errno)
+a.sendmsg([b'y'])
+print('implicit', *received())
+"#;
+
+#[test]
+fn peer_of_an_emulated_unix_send_sees_the_callers_uid_and_gid_issue9() {
+    if skip_unless(is_root(), "needs root") {
+        return;
+    }
+    let s = shared_scratch("sender-ids");
+    let (uid, gid) = test_user();
+    let script = s.path("sender.py");
+    std::fs::write(&script, SENDER_IDS).unwrap();
+    let mut command = users::as_user(&[]);
+    command.extend([python().to_string(), script]);
+    let policy = ["-m".to_string(), "sandbox/net:on".to_string()];
+
+    let native = bare(&command);
+    assert_eq!(
+        stdout(&native),
+        format!("explicit {uid} {gid}\nimplicit {uid} {gid}\n"),
+        "{}",
+        stderr(&native)
+    );
+    let out = sandboxed(&policy, &command);
+    assert_eq!(stdout(&out), stdout(&native), "{}", stderr(&out));
 }

@@ -229,12 +229,6 @@ fn exheres_child_that_execed_cannot_allow_more() {
         "{}",
         stderr(&out)
     );
-    let rule = format!("whitelist/write+{}/***", sb.out());
-    assert!(
-        refusal_reported(&stderr(&out), &rule, "locked"),
-        "{}",
-        stderr(&out)
-    );
 }
 
 #[test]
@@ -270,17 +264,10 @@ fn exheres_magic_lock_on_refuses_every_command() {
         "{}",
         stderr(&out)
     );
+    // As under sydbox-1, a locked sandbox no longer looks at magic stats:
+    // they fail as the kernel fails them, unreported (issue 11).
     let err = stderr(&out);
-    for rule in [
-        format!("whitelist/write+{}/***", sb.out()),
-        "core/sandbox/write:off".to_string(),
-        "core/trace/magic_lock:off".to_string(),
-    ] {
-        assert!(
-            refusal_reported(&err, &rule, "locked"),
-            "no refusal of {rule}:\n{err}"
-        );
-    }
+    assert!(!err.contains("refused"), "{err}");
 }
 
 // --- -m and -c -------------------------------------------------------------------------

@@ -213,8 +213,9 @@ enum Class {
     /// `setns`: may enter a user namespace (the supervisor looks at
     /// `nstype`; the call is rare).
     Setns,
-    /// `ioctl`: only the requests in [`INODE_IOCTLS`], which change an
-    /// inode or a filesystem even through a read-only descriptor.
+    /// `ioctl`: [`TIOCSTI`] (refused), and the requests in [`INODE_IOCTLS`],
+    /// which change an inode or a filesystem even through a read-only
+    /// descriptor, while writes are watched.
     Ioctl,
     /// `setrlimit`, `prlimit64` of RLIMIT_CORE: core dumps are files the
     /// kernel writes wherever the process is.
@@ -231,7 +232,30 @@ enum Class {
     /// `prctl(PR_SET_CHILD_SUBREAPER)`: orphans below then reparent inside
     /// the tree, which `lock:exec` must know.
     Subreaper,
+    /// `memfd_create`: a memfd lives on an internal mount, which Landlock's
+    /// execute right never covers; seen while exec is, so that the
+    /// supervisor can make it non-executable.
+    Memfd,
 }
+
+/// `TIOCSTI` from `<asm-generic/ioctls.h>`: pushes bytes into a
+/// terminal's input queue, where the shell outside that shares the
+/// terminal reads them as typed commands once stockade exits. Refused
+/// under every policy: by the supervisor, reported, while writes are
+/// watched; by the filter otherwise. The kernel compares the request as an
+/// `unsigned int`, so the low half is what counts.
+pub const TIOCSTI: u32 = libc::TIOCSTI as u32;
+
+/// TIOCSTI and [`INODE_IOCTLS`], sorted (TIOCSTI is below them all).
+static WRITE_IOCTLS: [u32; INODE_IOCTLS.len() + 1] = {
+    let mut all = [TIOCSTI; INODE_IOCTLS.len() + 1];
+    let mut i = 0;
+    while i < INODE_IOCTLS.len() {
+        all[i + 1] = INODE_IOCTLS[i];
+        i += 1;
+    }
+    all
+};
 
 /// The ptrace requests that start tracing: `PTRACE_TRACEME`,
 /// `PTRACE_ATTACH`, `PTRACE_SEIZE`. Compared on the low half only (the
@@ -375,6 +399,7 @@ const TABLE: &[(i64, Class)] = {
         // Process creation that lock:exec must follow.
         (SYS_clone, Clone),
         (SYS_prctl, Subreaper),
+        (SYS_memfd_create, Memfd),
     ]
 };
 
@@ -456,7 +481,11 @@ impl Rule {
                 Rule::masked(flags_arg, CLONE_NEWUSER, on(watch.user_ns), Action::Allow)
             }
             Class::Setns => Rule::Fixed(on(watch.user_ns)),
-            Class::Ioctl => Rule::one_of(1, INODE_IOCTLS, on(watch.write), Action::Allow),
+            Class::Ioctl if watch.write => {
+                Rule::one_of(1, &WRITE_IOCTLS, Action::Notify, Action::Allow)
+            }
+            // Nothing watched costs no notification: refused unreported.
+            Class::Ioctl => Rule::one_of(1, &[TIOCSTI], Action::EPERM, Action::Allow),
             Class::CoreLimit { resource_arg } => {
                 Rule::one_of(resource_arg, RLIMIT_CORE, on(watch.write), Action::Allow)
             }
@@ -474,6 +503,7 @@ impl Rule {
             Class::Subreaper => {
                 Rule::one_of(0, PR_SET_CHILD_SUBREAPER, on(watch.magic), Action::Allow)
             }
+            Class::Memfd => Rule::Fixed(on(watch.exec)),
         }
     }
 

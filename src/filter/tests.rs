@@ -191,13 +191,19 @@ fn reference(watch: &Watch, data: &SeccompData) -> u32 {
         ),
         272 => notify_if(watch.user_ns && low(0) & 0x1000_0000 != 0),
         308 => notify_if(watch.user_ns),
-        16 => notify_if(watch.write && INODE_IOCTLS.contains(&low(1))),
+        // ioctl(TIOCSTI), typing into a terminal, is refused always (by
+        // the supervisor while writes are watched); the inode-changing
+        // requests are seen while writes are watched.
+        16 if low(1) == 0x5412 && !watch.write => ERR_EPERM,
+        16 => notify_if(watch.write && (low(1) == 0x5412 || INODE_IOCTLS.contains(&low(1)))),
         160 => notify_if(watch.write && low(0) == 4),
         302 => notify_if(watch.write && low(1) == 4),
         // ptrace: TRACEME, ATTACH, SEIZE start tracing.
         101 => notify_if(watch.tree && matches!(low(0), 0 | 16 | 0x4206)),
         // prctl(PR_SET_CHILD_SUBREAPER).
         157 => notify_if(watch.magic && low(0) == 36),
+        // memfd_create, made non-executable while exec rules hold.
+        319 => notify_if(watch.exec),
         _ => ALLOW,
     }
 }
@@ -718,6 +724,9 @@ fn probes() -> Vec<[u64; 6]> {
         arg(0, 0x4206),
         arg(0, 36),
         arg(0, 0x8000 | 17),
+        // ioctl(TIOCSTI), also with upper bits the kernel ignores.
+        arg(1, 0x5412),
+        arg(1, 0xffff_ffff_0000_5412),
     ];
     // Each inode ioctl, its neighbours, and with a high half.
     for &request in INODE_IOCTLS {

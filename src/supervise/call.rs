@@ -220,7 +220,7 @@ impl Call<'_> {
 
     /// Whether the caller may learn if `resolved` exists: always, unless
     /// stat checks are on and hide its path.
-    fn may_see(&self, resolved: &Resolved) -> bool {
+    pub fn may_see(&self, resolved: &Resolved) -> bool {
         let policy = self.shared.policy();
         !policy.is_on(Category::Stat)
             || policy.check_path(Category::Stat, &resolved.path).outcome == Outcome::Allow

@@ -22,6 +22,19 @@ use crate::sys::{Errno, fs, landlock};
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 
+/// Capabilities the tree may never hold while Landlock bounds exec:
+/// Landlock lets files on the kernel's internal mounts through (shared
+/// anonymous mappings, SysV shm), and CAP_SYS_ADMIN or
+/// CAP_CHECKPOINT_RESTORE open them by name through
+/// `/proc/PID/map_files/`, where a symlink swapped in after the notified
+/// check runs them. memfds, the other such files, are made sealed against
+/// exec by the supervisor (`handlers/exec.rs`).
+pub const CAPS_THAT_REACH_INTERNAL_FILES: u64 = 1 << CAP_SYS_ADMIN | 1 << CAP_CHECKPOINT_RESTORE;
+/// `CAP_SYS_ADMIN` (linux/capability.h).
+const CAP_SYS_ADMIN: u64 = 21;
+/// `CAP_CHECKPOINT_RESTORE` (linux/capability.h, Linux 5.9).
+const CAP_CHECKPOINT_RESTORE: u64 = 40;
+
 /// The dynamic loaders a program on x86_64 may name (glibc, musl).
 const LOADERS: [&[u8]; 3] = [
     b"/lib64/ld-linux-x86-64.so.2",

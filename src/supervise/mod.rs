@@ -552,10 +552,17 @@ pub fn run(
     let spawned = spawn::spawn(
         &exec,
         &program_filter,
-        &layers,
-        watch.write,
-        original_nofile,
-        &signals,
+        &spawn::ChildSetup {
+            layers: &layers,
+            no_core_dumps: watch.write,
+            nofile: original_nofile,
+            drop_caps: if ruleset.is_some() {
+                landlock::CAPS_THAT_REACH_INTERNAL_FILES
+            } else {
+                0
+            },
+            signals,
+        },
     )?;
     let listener = Listener::new(spawned.listener.try_clone().map_err(|e| RunError::Setup {
         what: "hold the listener",

@@ -56,6 +56,42 @@ pub struct Lookup {
     pub no_magic_links: bool,
     /// Stay beneath the base (`RESOLVE_BENEATH`): EXDEV otherwise.
     pub beneath: bool,
+    /// Treat the base as the root (`RESOLVE_IN_ROOT`): absolute paths and
+    /// symlinks start there, `..` stops there.
+    pub in_root: bool,
+    /// Never cross a mount point (`RESOLVE_NO_XDEV`): EXDEV otherwise.
+    pub no_xdev: bool,
+    /// The call creates, removes or renames the final entry itself (mkdir,
+    /// mknod, unlink, rmdir, rename, a link's new name, bind): a trailing
+    /// slash neither follows a final symlink nor fails in the walk, and the
+    /// handler applies the call's own rule for it, as the kernel does once
+    /// it has the parent and the last name.
+    pub final_entry: bool,
+}
+
+/// What the last component of a path is, as the kernel's `last_type` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Last {
+    /// A name.
+    Name,
+    /// `.`
+    Dot,
+    /// `..`
+    DotDot,
+    /// No component at all: `/` (or an empty `AT_EMPTY_PATH` path).
+    Root,
+}
+
+impl Last {
+    /// The last component of `path`, trailing slashes ignored.
+    pub fn of(path: &[u8]) -> Last {
+        match components(path).last() {
+            None => Last::Root,
+            Some(b".") => Last::Dot,
+            Some(b"..") => Last::DotDot,
+            Some(_) => Last::Name,
+        }
+    }
 }
 
 /// What a path names.
@@ -90,6 +126,8 @@ pub struct Resolved {
     pub target: Target,
     /// The path ended with a slash, so the object must be a directory.
     pub trailing_slash: bool,
+    /// The kind of the path's last component.
+    pub last: Last,
 }
 
 impl Resolved {
@@ -130,6 +168,10 @@ impl Caller {
 struct Walk {
     caller: Caller,
     how: Lookup,
+    /// `RESOLVE_NO_XDEV` for every step the walk takes, when asked.
+    xdev: u64,
+    /// The base and its path, for `in_root` (where `/` leads).
+    root: Option<(OwnedFd, Vec<u8>)>,
     /// The directory reached so far; taken when the walk ends.
     cur: Option<OwnedFd>,
     cur_path: Vec<u8>,
@@ -151,24 +193,44 @@ pub fn resolve(caller: Caller, base: Base, path: &[u8], how: Lookup) -> Result<R
     if absolute && how.beneath {
         return Err(Errno(libc::EXDEV));
     }
-    let (cur, cur_path) = if absolute {
+    let (cur, cur_path) = if absolute && !how.in_root {
         open_root()?
     } else {
         open_base(caller, base)?
     };
+    // path_init(): a relative path needs a directory to start from.
+    if (!absolute || how.in_root) && !path.is_empty() && !fs::lstat_at(cur.as_fd(), b"")?.is_dir() {
+        return Err(Errno(libc::ENOTDIR));
+    }
     if path.is_empty() {
         let stat = fs::lstat_at(cur.as_fd(), b"")?;
         return Ok(Resolved {
             path: cur_path,
             target: Target::Object { fd: cur, stat },
             trailing_slash: false,
+            last: Last::Root,
         });
     }
     let trailing_slash = path.ends_with(b"/") && path.iter().any(|&b| b != b'/');
+    let last = Last::of(path);
     let floor = cur_path.len();
+    let root = if how.in_root {
+        let fd = cur
+            .try_clone()
+            .map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))?;
+        Some((fd, cur_path.clone()))
+    } else {
+        None
+    };
     let mut walk = Walk {
         caller,
         how,
+        xdev: if how.no_xdev {
+            libc::RESOLVE_NO_XDEV
+        } else {
+            0
+        },
+        root,
         cur: Some(cur),
         cur_path,
         final_path: Vec::new(),
@@ -177,15 +239,18 @@ pub fn resolve(caller: Caller, base: Base, path: &[u8], how: Lookup) -> Result<R
     };
     let mut parts: VecDeque<Vec<u8>> = components(path).map(<[u8]>::to_vec).collect();
     walk.fast_forward(&mut parts);
-    let follow_final = how.follow_final || trailing_slash;
+    // A trailing slash follows a final symlink, except for calls on the
+    // entry itself.
+    let follow_final = how.follow_final || (trailing_slash && !how.final_entry);
     let target = walk.run(parts, follow_final)?;
     let resolved = Resolved {
         path: walk.final_path,
         target,
         trailing_slash,
+        last,
     };
     // "file/" names a directory that is not there.
-    if trailing_slash && resolved.stat().is_some_and(|st| !st.is_dir()) {
+    if trailing_slash && !how.final_entry && resolved.stat().is_some_and(|st| !st.is_dir()) {
         return Err(Errno(libc::ENOTDIR));
     }
     Ok(resolved)
@@ -255,7 +320,7 @@ impl Walk {
     /// included), which is the common case. Without symlinks, the physical
     /// path equals the lexical one, so the canonical path is computed here.
     fn fast_forward(&mut self, parts: &mut VecDeque<Vec<u8>>) {
-        if parts.len() < 2 || self.how.beneath {
+        if parts.len() < 2 || self.how.beneath || self.how.in_root {
             return;
         }
         let mut lexical = self.cur_path.clone();
@@ -276,7 +341,8 @@ impl Walk {
             return;
         }
         let flags = (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64;
-        if let Ok(fd) = fs::openat2(Some(self.cur()), &rel, flags, 0, libc::RESOLVE_NO_SYMLINKS) {
+        let resolve = libc::RESOLVE_NO_SYMLINKS | self.xdev;
+        if let Ok(fd) = fs::openat2(Some(self.cur()), &rel, flags, 0, resolve) {
             self.cur = Some(fd);
             self.cur_path = lexical;
             let last = parts.pop_back().expect("two or more parts");
@@ -312,12 +378,16 @@ impl Walk {
         if self.how.beneath && self.cur_path.len() <= self.floor {
             return Err(Errno(libc::EXDEV));
         }
+        // RESOLVE_IN_ROOT: `..` of the root is the root.
+        if self.how.in_root && self.cur_path.len() <= self.floor {
+            return Ok(());
+        }
         let parent = fs::openat2(
             Some(self.cur()),
             b"..",
             (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64,
             0,
-            0,
+            self.xdev,
         )?;
         self.cur = Some(parent);
         pop_component(&mut self.cur_path);
@@ -335,7 +405,7 @@ impl Walk {
         let real_name = self.substitute_proc_self(name);
         let name_on_disk: &[u8] = real_name.as_deref().unwrap_or(name);
         let mut entry_path = self.cur_path.clone();
-        push_component(&mut entry_path, name);
+        push_component(&mut entry_path, self.proc_logical_name(name));
 
         if is_last && !follow_final {
             return self.finish_entry(name_on_disk, entry_path).map(Some);
@@ -352,7 +422,8 @@ impl Walk {
                 return Ok(Some(self.entry(name_on_disk, entry_path, stat)));
             }
         }
-        let fd = match fs::open_path_nofollow(Some(self.cur()), name_on_disk) {
+        let handle = (libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC) as u64;
+        let fd = match fs::openat2(Some(self.cur()), name_on_disk, handle, 0, self.xdev) {
             Ok(fd) => fd,
             Err(e) if e.0 == libc::ENOENT && is_last => {
                 return self.finish_entry(name_on_disk, entry_path).map(Some);
@@ -410,6 +481,27 @@ impl Walk {
         }
     }
 
+    /// The logical name of `/proc/NAME`: `self` when NAME is the caller's
+    /// own thread id or thread group id, so that `/proc/$$/fd/3` is judged
+    /// as `/proc/self/fd/3`, as the process itself means it.
+    fn proc_logical_name<'n>(&self, name: &'n [u8]) -> &'n [u8] {
+        if self.cur_path != b"/proc" || name.is_empty() || !name.iter().all(u8::is_ascii_digit) {
+            return name;
+        }
+        let tid = self.caller.pid.to_string();
+        if name == tid.as_bytes() {
+            return b"self";
+        }
+        // NAME is the caller's thread group when the caller is one of its
+        // tasks. /proc/NAME/task/TID exists exactly then.
+        let mut task = name.to_vec();
+        task.extend_from_slice(format!("/task/{tid}").as_bytes());
+        if fs::lstat_at(self.cur(), &task).is_ok() {
+            return b"self";
+        }
+        name
+    }
+
     /// Under `/proc/PID/` every symlink is a magic link.
     fn is_magic_dir(&self) -> bool {
         self.cur_path.starts_with(b"/proc/") && self.cur_path.len() > b"/proc/".len()
@@ -423,6 +515,10 @@ impl Walk {
     ) -> Result<Option<Target>> {
         if self.how.no_magic_links || self.how.no_symlinks {
             return Err(Errno(libc::ELOOP));
+        }
+        // nd_jump_link(): not for scoped lookups.
+        if self.how.beneath || self.how.in_root {
+            return Err(Errno(libc::EXDEV));
         }
         // Following another process's magic link takes the supervisor's
         // ptrace rights, not the caller's: never for a process outside the
@@ -439,7 +535,7 @@ impl Walk {
             name,
             (libc::O_PATH | libc::O_CLOEXEC) as u64,
             0,
-            0,
+            self.xdev,
         )?;
         let stat = fs::lstat_at(obj.as_fd(), b"")?;
         let real = fs::fd_path(obj.as_fd())?;
@@ -480,7 +576,18 @@ impl Walk {
             if self.how.beneath {
                 return Err(Errno(libc::EXDEV));
             }
-            let (root, root_path) = open_root()?;
+            let (root, root_path) = match &self.root {
+                Some((fd, path)) => (
+                    fd.try_clone()
+                        .map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))?,
+                    path.clone(),
+                ),
+                None => open_root()?,
+            };
+            // nd_jump_root(): with RESOLVE_NO_XDEV, only to the same mount.
+            if self.how.no_xdev && fs::mount_id(root.as_fd())? != fs::mount_id(self.cur())? {
+                return Err(Errno(libc::EXDEV));
+            }
             self.cur = Some(root);
             self.cur_path = root_path;
         }

@@ -82,26 +82,36 @@ fn read_message(fd: &OwnedFd) -> Result<Option<(u32, i32)>, Errno> {
     Ok(Some((tag, value)))
 }
 
-/// Forks a child that enters each Landlock ruleset of `layers`, installs
-/// `filter` and then runs `exec`. Returns once the supervisor holds the
-/// listener; the exec itself may still be pending.
-///
-/// The layers: the tree's scope ([`crate::sys::landlock::create_scope_ruleset`]),
-/// with which the kernel keeps ptrace, memory access, descriptor theft and
-/// (ABI 6) signals inside the tree whatever pid a call names by the time it
-/// runs; and the exec rules given at start (`landlock.rs`). With
-/// `no_core_dumps`, the child sets RLIMIT_CORE to 0 (soft and hard) first;
-/// `nofile` gives back the descriptor limits the command must start with,
-/// when the supervisor raised its own; every other inherited limit is kept.
-/// The command starts with `signals`, the mask and dispositions stockade
-/// itself inherited.
+/// What the child changes in itself before the filter and the exec; every
+/// other inherited state (limits, signal state, ids) is kept as exec keeps it.
+#[derive(Debug, Default)]
+pub struct ChildSetup<'a> {
+    /// Landlock rulesets to enter: the tree's scope
+    /// ([`crate::sys::landlock::create_scope_ruleset`]), with which the
+    /// kernel keeps ptrace, memory access, descriptor theft and (ABI 6)
+    /// signals inside the tree whatever pid a call names by the time it
+    /// runs; and the exec rules given at start (`landlock.rs`).
+    pub layers: &'a [&'a OwnedFd],
+    /// Set RLIMIT_CORE to 0, soft and hard.
+    pub no_core_dumps: bool,
+    /// The descriptor limits the command must start with, when the
+    /// supervisor raised its own.
+    pub nofile: Option<(u64, u64)>,
+    /// Capabilities (a mask of `CAP_*` bits) the tree may never have, taken
+    /// out of the bounding, inheritable and ambient sets.
+    pub drop_caps: u64,
+    /// The signal mask and ignored signals the command starts with: those
+    /// stockade itself was started with.
+    pub signals: process::InheritedSignals,
+}
+
+/// Forks a child that applies `setup`, installs `filter` and then runs
+/// `exec`. Returns once the supervisor holds the listener; the exec itself
+/// may still be pending.
 pub fn spawn(
     exec: &process::ExecArgs,
     filter: &[libc::sock_filter],
-    layers: &[&OwnedFd],
-    no_core_dumps: bool,
-    nofile: Option<(u64, u64)>,
-    signals: &process::InheritedSignals,
+    setup_child: &ChildSetup<'_>,
 ) -> Result<Spawned, SpawnError> {
     let (status_reader, status_writer) = process::pipe_cloexec().map_err(setup("create a pipe"))?;
     let (ack_reader, ack_writer) = process::pipe_cloexec().map_err(setup("create a pipe"))?;
@@ -118,12 +128,7 @@ pub fn spawn(
         process::Forked::Child => child(
             exec,
             filter,
-            layers,
-            Limits {
-                no_core_dumps,
-                nofile,
-                signals: *signals,
-            },
+            setup_child,
             parent,
             &status_writer,
             &ack_reader,
@@ -163,22 +168,10 @@ pub fn spawn(
     }
 }
 
-/// Process state the child sets before exec: resource limits, and the
-/// signal state stockade inherited.
-struct Limits {
-    /// RLIMIT_CORE to 0.
-    no_core_dumps: bool,
-    /// RLIMIT_NOFILE back to these (soft, hard).
-    nofile: Option<(u64, u64)>,
-    /// The mask and ignored signals to start the command with.
-    signals: process::InheritedSignals,
-}
-
 fn child(
     exec: &process::ExecArgs,
     filter: &[libc::sock_filter],
-    layers: &[&OwnedFd],
-    limits: Limits,
+    setup: &ChildSetup<'_>,
     parent: i32,
     status: &OwnedFd,
     ack: &OwnedFd,
@@ -188,12 +181,12 @@ fn child(
     if process::set_parent_death_signal(libc::SIGKILL).is_err() || process::parent_pid() != parent {
         process::exit_immediately(126);
     }
-    process::restore_signals_for_exec(&limits.signals);
-    if limits.no_core_dumps && process::disable_core_dumps().is_err() {
+    process::restore_signals_for_exec(&setup.signals);
+    if setup.no_core_dumps && process::disable_core_dumps().is_err() {
         process::exit_immediately(126);
     }
     // The supervisor raised its own soft limit; exec would pass that on.
-    if let Some((soft, hard)) = limits.nofile
+    if let Some((soft, hard)) = setup.nofile
         && process::set_nofile_limit(soft, hard).is_err()
     {
         process::exit_immediately(126);
@@ -208,8 +201,11 @@ fn child(
         process::exit_immediately(126);
     }
     // Before the filter, whose watched calls nobody answers yet; the
-    // ruleset descriptors are close-on-exec and goes with the exec.
-    for ruleset in layers {
+    // ruleset descriptors are close-on-exec and go with the exec.
+    if setup.drop_caps != 0 && process::drop_capabilities_for_good(setup.drop_caps).is_err() {
+        process::exit_immediately(126);
+    }
+    for ruleset in setup.layers {
         if let Err(e) = sys::landlock::restrict_self(ruleset.as_fd()) {
             process::write_all_raw(status.as_fd(), &message(TAG_LANDLOCK_FAILED, e.0));
             process::exit_immediately(126);

@@ -39,6 +39,16 @@ pub fn openat2(
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+/// memfd_create(2): an anonymous file named `name` with `flags`
+/// (`MFD_*`).
+pub fn memfd_create(name: &[u8], flags: u32) -> Result<OwnedFd> {
+    let name = cstring(name)?;
+    // SAFETY: `name` is NUL-terminated; the flags are plain integers.
+    let fd = cvt(unsafe { libc::syscall(libc::SYS_memfd_create, name.as_ptr(), flags) })?;
+    // SAFETY: a new descriptor that we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
 /// openat(2) with `O_PATH | O_NOFOLLOW | O_CLOEXEC`: a handle on the entry
 /// itself, never following a final symlink.
 pub fn open_path_nofollow(dir: Option<BorrowedFd<'_>>, name: &[u8]) -> Result<OwnedFd> {
@@ -449,6 +459,106 @@ pub fn file_attr(fd: BorrowedFd<'_>, set: bool, attr: &mut [u8]) -> Result<()> {
 pub fn change_dir(dir: BorrowedFd<'_>) -> Result<()> {
     // SAFETY: integer argument only.
     cvt(unsafe { libc::fchdir(dir.as_raw_fd()) }).map(drop)
+}
+
+/// mount(2) with `MS_REC | MS_PRIVATE` on `/`: no mount or unmount in this
+/// mount namespace propagates to any other, nor the other way.
+pub fn make_mounts_private() -> Result<()> {
+    // SAFETY: the strings are NUL-terminated; NULL source, type and data
+    // are valid for a propagation change.
+    cvt(unsafe {
+        libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        )
+    })
+    .map(drop)
+}
+
+/// mount(2) of a fresh tmpfs on `target` (mode 0755, no devices, setuid
+/// or exec).
+pub fn mount_tmpfs(target: &[u8]) -> Result<()> {
+    let target = cstring(target)?;
+    // SAFETY: every string is NUL-terminated.
+    cvt(unsafe {
+        libc::mount(
+            c"stockade".as_ptr(),
+            target.as_ptr(),
+            c"tmpfs".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            c"mode=0755".as_ptr().cast(),
+        )
+    })
+    .map(drop)
+}
+
+/// open_tree(2) with `OPEN_TREE_CLONE`: a detached copy of the mount of
+/// the directory behind `dir`, rooted at that very directory (never a name
+/// looked up again), to attach with [`attach_mount`]. Needs CAP_SYS_ADMIN.
+pub fn clone_mount(dir: BorrowedFd<'_>) -> Result<OwnedFd> {
+    const SYS_OPEN_TREE: libc::c_long = 428;
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    // SAFETY: the empty path is NUL-terminated; integer flags.
+    let fd = cvt(unsafe {
+        libc::syscall(
+            SYS_OPEN_TREE,
+            dir.as_raw_fd(),
+            c"".as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | libc::AT_EMPTY_PATH as libc::c_uint,
+        )
+    })?;
+    // SAFETY: a new descriptor that we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// move_mount(2) of the detached mount `tree` onto `target` in the calling
+/// thread's mount namespace.
+pub fn attach_mount(tree: BorrowedFd<'_>, target: &[u8]) -> Result<()> {
+    const SYS_MOVE_MOUNT: libc::c_long = 429;
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 4;
+    let target = cstring(target)?;
+    // SAFETY: both strings are NUL-terminated; integer flags.
+    cvt(unsafe {
+        libc::syscall(
+            SYS_MOVE_MOUNT,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            CWD,
+            target.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    })
+    .map(drop)
+}
+
+/// chroot(2) to `path`, then chdir(2) to the new root, for the calling
+/// thread's filesystem context (per thread once it has unshared CLONE_FS).
+pub fn change_root(path: &[u8]) -> Result<()> {
+    let path = cstring(path)?;
+    // SAFETY: both strings are NUL-terminated.
+    cvt(unsafe { libc::chroot(path.as_ptr()) })?;
+    // SAFETY: as above.
+    cvt(unsafe { libc::chdir(c"/".as_ptr()) }).map(drop)
+}
+
+/// chdir(2) to `path`, for the calling thread's filesystem context.
+pub fn change_dir_path(path: &[u8]) -> Result<()> {
+    let path = cstring(path)?;
+    // SAFETY: `path` is NUL-terminated.
+    cvt(unsafe { libc::chdir(path.as_ptr()) }).map(drop)
+}
+
+/// The mount id of the object behind `fd` (statx(2) `STATX_MNT_ID`).
+pub fn mount_id(fd: BorrowedFd<'_>) -> Result<u64> {
+    const STATX_MNT_ID: u32 = 0x1000;
+    let buf = statx_bytes(fd, 0, STATX_MNT_ID)?;
+    // struct statx: stx_mnt_id is the u64 at byte 144.
+    Ok(u64::from_ne_bytes(
+        buf[144..152].try_into().expect("8 bytes"),
+    ))
 }
 
 /// Reads a small file from offset 0 into `buf` with one pread(2). procfs

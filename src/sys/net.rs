@@ -94,3 +94,60 @@ pub fn map_rights(control: &mut [u8], mut map: impl FnMut(RawFd) -> Result<RawFd
     }
     Ok(())
 }
+
+/// The socket's type (`SOCK_STREAM`, `SOCK_DGRAM`, ...): getsockopt(2)
+/// with `SO_TYPE`.
+pub fn socket_type(sock: BorrowedFd<'_>) -> Result<i32> {
+    let mut value: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `value` is writable for `len` bytes.
+    cvt(unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&mut value as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    })?;
+    Ok(value)
+}
+
+/// The socket's domain (`AF_UNIX`, `AF_INET`, ...): getsockopt(2) with
+/// `SO_DOMAIN`.
+pub fn socket_domain(sock: BorrowedFd<'_>) -> Result<i32> {
+    let mut value: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `value` is writable for `len` bytes.
+    cvt(unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_DOMAIN,
+            (&mut value as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    })?;
+    Ok(value)
+}
+
+/// Rewrites the pid of each `SCM_CREDENTIALS` message in `control` (raw
+/// cmsg bytes) with `map`.
+pub fn map_credentials_pid(control: &mut [u8], mut map: impl FnMut(i32) -> i32) {
+    let header = std::mem::size_of::<libc::cmsghdr>();
+    let mut at = 0;
+    while at + header <= control.len() {
+        let len = usize::from_ne_bytes(control[at..at + 8].try_into().expect("8 bytes"));
+        let level = i32::from_ne_bytes(control[at + 8..at + 12].try_into().expect("4 bytes"));
+        let kind = i32::from_ne_bytes(control[at + 12..at + 16].try_into().expect("4 bytes"));
+        if len < header || at + len > control.len() {
+            return;
+        }
+        if level == libc::SOL_SOCKET && kind == libc::SCM_CREDENTIALS && len >= header + 12 {
+            let slot = &mut control[at + header..at + header + 4];
+            let pid = i32::from_ne_bytes(slot.try_into().expect("4 bytes"));
+            slot.copy_from_slice(&map(pid).to_ne_bytes());
+        }
+        at += (len + 7) & !7;
+    }
+}

@@ -381,6 +381,23 @@ pub struct InheritedSignals {
     sigpipe_ignored: bool,
 }
 
+/// Nothing blocked, nothing ignored: the state of a process started
+/// without inherited signal settings.
+impl Default for InheritedSignals {
+    fn default() -> Self {
+        // SAFETY: sigset_t is plain old data; sigemptyset initialises it.
+        let mask = unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            set
+        };
+        InheritedSignals {
+            mask,
+            sigpipe_ignored: false,
+        }
+    }
+}
+
 impl std::fmt::Debug for InheritedSignals {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("InheritedSignals")
@@ -600,6 +617,33 @@ pub fn set_thread_effective_caps(effective: u64) -> Result<()> {
     cvt(unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) }).map(drop)
 }
 
+/// Takes the capabilities in `mask` out of the calling thread's bounding,
+/// inheritable and ambient sets (prctl(2) `PR_CAPBSET_DROP`, capset(2)), so
+/// that no program it execs can hold them again; its own effective and
+/// permitted sets are left alone. Without CAP_SETPCAP (an unprivileged
+/// supervisor) the bounding set cannot shrink, but then nothing it starts
+/// can gain a capability either (no_new_privs). Async-signal-safe.
+pub fn drop_capabilities_for_good(mask: u64) -> Result<()> {
+    let mut data = capget_thread()?;
+    data[0].inheritable &= !(mask as u32);
+    data[1].inheritable &= !((mask >> 32) as u32);
+    let mut header = CapHeader {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    // SAFETY: as in capget_thread. Lowering inheritable also lowers ambient.
+    cvt(unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) })?;
+    for cap in (0..64).filter(|c| mask & (1 << c) != 0) {
+        // SAFETY: integer arguments only.
+        match cvt(unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) }) {
+            Ok(_) => {}
+            Err(e) if e.0 == libc::EPERM => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Clears the dumpable flag (prctl(2) `PR_SET_DUMPABLE`): processes of the
 /// same user can then no longer ptrace this one, read its memory, or take
 /// its descriptors (ptrace access checks need CAP_SYS_PTRACE for a
@@ -614,6 +658,43 @@ pub fn set_not_dumpable() -> Result<()> {
 pub fn set_dumpable() -> Result<()> {
     // SAFETY: integer arguments only.
     cvt(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) }).map(drop)
+}
+
+/// The calling THREAD's real and effective uid and gid, as
+/// `(ruid, euid, rgid, egid)` (getresuid(2), getresgid(2)).
+pub fn thread_ids() -> (u32, u32, u32, u32) {
+    let (mut r, mut e, mut s) = (0u32, 0u32, 0u32);
+    let (mut rg, mut eg, mut sg) = (0u32, 0u32, 0u32);
+    // SAFETY: each pointer is a writable u32.
+    unsafe {
+        libc::syscall(libc::SYS_getresuid, &mut r, &mut e, &mut s);
+        libc::syscall(libc::SYS_getresgid, &mut rg, &mut eg, &mut sg);
+    }
+    (r, e, rg, eg)
+}
+
+/// Sets the calling THREAD's real and effective uid and gid with the raw
+/// setresuid(2)/setresgid(2) (saved ids kept, so the thread can return;
+/// glibc's wrappers would change every thread). The gids go first, while
+/// CAP_SETGID may still be effective. As capabilities(7) says, an
+/// effective uid moving away from 0 clears the effective capabilities and
+/// one moving back to 0 restores them from the permitted set; the
+/// filesystem ids follow the effective ones.
+pub fn set_thread_ids(ruid: u32, euid: u32, rgid: u32, egid: u32) -> Result<()> {
+    const KEEP: u32 = u32::MAX;
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::syscall(libc::SYS_setresgid, rgid, egid, KEEP) })?;
+    // SAFETY: as above.
+    cvt(unsafe { libc::syscall(libc::SYS_setresuid, ruid, euid, KEEP) }).map(drop)
+}
+
+/// Gives the calling thread its own filesystem context and its own mount
+/// namespace (unshare(2) `CLONE_FS | CLONE_NEWNS`; needs CAP_SYS_ADMIN).
+/// Mounts made there change nothing anyone else sees once they are made
+/// private (`fs::make_mounts_private`).
+pub fn unshare_mount_namespace() -> Result<()> {
+    // SAFETY: integer argument only.
+    cvt(unsafe { libc::unshare(libc::CLONE_FS | libc::CLONE_NEWNS) }).map(drop)
 }
 
 extern "C" fn interrupt_handler(_signal: libc::c_int) {}

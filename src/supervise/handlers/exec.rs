@@ -113,3 +113,41 @@ pub fn handle(call: &Call, at_form: bool) -> Step<Reply> {
     //   (`handlers/magic.rs`), as the kernel would refuse those execs.
     Ok(Reply::ContinueRacy)
 }
+
+/// `MFD_CLOEXEC`, `MFD_EXEC` and `MFD_NOEXEC_SEAL` from `<linux/memfd.h>`.
+const MFD_CLOEXEC: u32 = 0x1;
+const MFD_NOEXEC_SEAL: u32 = 0x8;
+const MFD_EXEC: u32 = 0x10;
+
+/// memfd_create(2) while Landlock bounds exec: a memfd lives on the
+/// kernel's internal shmem mount, which Landlock's execute right does not
+/// cover (it lets every access to internal mounts through). The notified
+/// check refuses to exec one, but the kernel reads the path again after
+/// it, so a path swapped to `/proc/self/fd/N` of a memfd would run a
+/// forbidden program that the ruleset never saw. So the supervisor makes
+/// the memfd itself with `MFD_NOEXEC_SEAL` (mode without execute bits,
+/// `F_SEAL_EXEC`: no exec, ever) and hands it to the caller; `MFD_EXEC`
+/// fails with EACCES, as under the kernel's own `vm.memfd_noexec = 2`.
+/// Without a ruleset the call runs in the kernel: the notified check is
+/// then all there is, for every file.
+pub fn memfd_create(call: &Call) -> Step<Reply> {
+    if call.shared.exec_roots.is_none() {
+        return Ok(Reply::ContinueRacy);
+    }
+    let flags = call.arg(1) as u32;
+    if flags & MFD_EXEC != 0 {
+        call.ensure_valid()?;
+        return Err(crate::sys::Errno(libc::EACCES).into());
+    }
+    let name = call.read_path(0)?;
+    // The memfd's inode takes the creator's fsuid and fsgid.
+    let _caller = call.become_caller(false)?;
+    let fd = crate::sys::fs::memfd_create(&name, (flags & !MFD_CLOEXEC) | MFD_NOEXEC_SEAL)?;
+    call.ensure_valid()?;
+    Ok(Reply::Fd {
+        fd,
+        cloexec: flags & MFD_CLOEXEC != 0,
+        // Sealed without execute bits: nothing can exec it, ever.
+        exec_safe: true,
+    })
+}

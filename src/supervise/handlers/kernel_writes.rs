@@ -27,6 +27,9 @@ const FOLLOW: Lookup = Lookup {
     no_symlinks: false,
     no_magic_links: false,
     beneath: false,
+    in_root: false,
+    no_xdev: false,
+    final_entry: false,
 };
 
 const CAP_SYS_PACCT: u32 = 20;
@@ -84,6 +87,17 @@ pub fn acct(call: &Call) -> Step<Reply> {
 /// are refused.
 pub fn ioctl(call: &Call) -> Step<Reply> {
     let request = call.arg(1) as u32;
+    if request == filter::TIOCSTI {
+        // Typed input on a terminal the shell outside reads (filter::TIOCSTI).
+        call.ensure_valid()?;
+        return Err(call.refuse(
+            "terminal",
+            format!("{}, TIOCSTI, ...", call.int(0)),
+            "it types into a terminal that processes outside read",
+            None,
+            Errno(libc::EPERM),
+        ));
+    }
     let name = filter::inode_ioctl_name(request).unwrap_or("ioctl");
     let fd = call.caller_fd(call.int(0))?;
     let _caller = call.become_caller(false)?;

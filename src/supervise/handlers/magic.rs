@@ -1,10 +1,12 @@
 //! In-sandbox commands: `stat("/dev/stockade/RULE")` applies RULE.
 //!
 //! A command that was applied, or a query that is true, succeeds; a false
-//! query fails with ENOENT, a bad rule with EINVAL, a locked sandbox with
-//! EBUSY, and a category the filter does not watch, or exec allowed beyond
+//! query fails with ENOENT, a bad rule with EINVAL, and a category the filter does not watch, or exec allowed beyond
 //! what Landlock enforces since start (`landlock.rs`), with EPERM.
-//! `/dev/stockade` itself exists for every process that may send commands.
+//! `/dev/stockade` itself exists for every process that may send commands;
+//! for a locked one nothing is there (ENOENT), as without stockade. Its
+//! refused command is reported when the supervisor reads it; stats of a
+//! caller seen to be locked at a glance are not read at all (`stat.rs`).
 //! The same holds for sydbox API 1 under `/dev/sydbox/` (Paludis's
 //! `esandbox`), whose commands are translated into native ones.
 
@@ -51,8 +53,11 @@ pub fn handle(call: &Call, path: &[u8]) -> Step<Reply> {
         if exists_only {
             return Err(Errno(libc::ENOENT).into());
         }
+        // ENOENT, as for a caller whose stats are not even read (see
+        // `stat::surely_locked_and_unchecked`): to a locked process there is
+        // no /dev/stockade, as without stockade.
         refuse(call, rule, "the sandbox is locked");
-        return Err(Errno(libc::EBUSY).into());
+        return Err(Errno(libc::ENOENT).into());
     }
     if exists_only {
         return succeed(call);

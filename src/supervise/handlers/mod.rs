@@ -90,6 +90,7 @@ pub fn dispatch(call: &Call) -> Reply {
         libc::SYS_sendmmsg => net::sendmmsg(call),
         libc::SYS_execve => exec::handle(call, false),
         libc::SYS_execveat => exec::handle(call, true),
+        libc::SYS_memfd_create => exec::memfd_create(call),
         libc::SYS_stat => stat::handle(call, Kind::Stat),
         libc::SYS_lstat => stat::handle(call, Kind::Lstat),
         libc::SYS_newfstatat => stat::handle(call, Kind::Newfstatat),

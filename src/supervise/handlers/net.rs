@@ -65,7 +65,9 @@ fn decode(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
                 ip, port,
             )))))
         }
-        libc::AF_INET6 if raw.len() >= 28 => {
+        // 24 bytes is RFC 2133's sockaddr_in6, without sin6_scope_id
+        // (SIN6_LEN_RFC2133), which the kernel still accepts.
+        libc::AF_INET6 if raw.len() >= 24 => {
             let port = u16::from_be_bytes([raw[2], raw[3]]);
             let octets: [u8; 16] = raw[8..24].try_into().expect("16 bytes");
             let ip = Ipv6Addr::from(octets);
@@ -86,6 +88,10 @@ fn decode(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
 }
 
 fn decode_unix(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
+    // unix_validate_addr(): no longer than struct sockaddr_un.
+    if raw.len() > 2 + SOCKADDR_UN_PATH {
+        return Err(Errno(libc::EINVAL).into());
+    }
     let path = &raw[2.min(raw.len())..];
     if path.is_empty() {
         return Ok(Checked {
@@ -111,11 +117,23 @@ fn decode_unix(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
     }
     let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
     let path = &path[..end];
+    // bind creates the socket as mknod does (filename_create()): the
+    // final name is never followed, "name/" is ENOENT when missing and
+    // EADDRINUSE (EEXIST) when it exists.
     let lookup = Lookup {
         follow_final: !binding,
+        final_entry: binding,
         ..Lookup::default()
     };
     let resolved = call.resolve(Base::Cwd, path, lookup)?;
+    if binding && call.may_see(&resolved) {
+        if resolved.stat().is_some() {
+            return Err(Errno(libc::EADDRINUSE).into());
+        }
+        if resolved.trailing_slash {
+            return Err(Errno(libc::ENOENT).into());
+        }
+    }
     let exists = resolved.stat().is_some();
     let Target::Entry { dir, name, .. } = resolved.target else {
         return Err(Errno(if binding {
@@ -132,8 +150,10 @@ fn decode_unix(call: &Call, raw: Vec<u8>, binding: bool) -> Step<Checked> {
     // or swapped directory cannot redirect the call: this worker has its own
     // working directory (unshare(CLONE_FS)), moves it there, and names the
     // socket by its last component, which always fits where the caller's
-    // path did. The one visible difference: a socket bound this way reads
-    // back (getsockname, the peer's getpeername) by that last component.
+    // path did. A socket bound this way reads back (getsockname, the
+    // peer's getpeername) by that last component, so a root supervisor
+    // binds by the caller's own string instead where it can
+    // ([`bind_as_given`]).
     fs::change_dir(dir.as_fd())?;
     let target = name;
     if target.len() >= SOCKADDR_UN_PATH {
@@ -259,9 +279,18 @@ pub fn bind(call: &Call) -> Step<Reply> {
     let raw = read_address(call, call.arg(1), call.arg(2))?;
     let sock = call.caller_fd(call.int(0))?;
     let _caller = call.become_caller(true)?;
-    let checked = decode_for(call, sock.as_fd(), raw, Purpose::Bind)?;
+    let checked = decode_for(call, sock.as_fd(), raw.clone(), Purpose::Bind)?;
     check(call, Category::NetBind, &checked, &sock)?;
-    net::bind(sock.as_fd(), &checked.bytes)?;
+    let exact = match (&checked.address, &checked._dir) {
+        (Some(Address::Unix(_)), Some(dir)) if call.shared.as_root => {
+            bind_as_given(sock.as_fd(), dir.as_fd(), &raw)
+        }
+        _ => None,
+    };
+    match exact {
+        Some(bound) => bound?,
+        None => net::bind(sock.as_fd(), &checked.bytes)?,
+    }
     match checked.address {
         Some(Address::Inet(_)) => remember_inet(call, sock.as_fd()),
         Some(address @ (Address::Unix(_) | Address::Abstract(_))) => {
@@ -270,6 +299,109 @@ pub fn bind(call: &Call) -> Step<Reply> {
         _ => {}
     }
     Ok(Reply::Value(0))
+}
+
+/// Binds `sock` to the caller's own address bytes `raw`, so that the socket
+/// reads back (getsockname, a peer's getpeername) by the path the caller
+/// gave, as in the kernel, which stores the string it was given and
+/// resolves that same string. The kernel must not walk any name the tree
+/// could swap, so the walk is given names that only this bind can see: a
+/// helper thread with its own mount namespace (private, so nothing
+/// propagates) mounts a tmpfs on /tmp, makes the caller's directory
+/// components there, attaches a clone of the mount of the directory
+/// checked, rooted at it (open_tree of its descriptor), on the last of them, and binds from inside (chroot for an absolute
+/// path, chdir for a relative one). The socket file lands in the checked
+/// directory; the namespace dies with the thread.
+///
+/// `None` when that cannot be done: a single relative name (the plain bind
+/// from the checked directory is exact already), `..` in the path (the
+/// walk would need the real parents), or no CAP_SYS_ADMIN (an unprivileged
+/// supervisor): the caller then binds by the last component.
+fn bind_as_given(
+    sock: BorrowedFd<'_>,
+    dir: BorrowedFd<'_>,
+    raw: &[u8],
+) -> Option<Result<(), Errno>> {
+    let given = raw.get(2..)?;
+    let given = &given[..given.iter().position(|&b| b == 0).unwrap_or(given.len())];
+    let absolute = given.first() == Some(&b'/');
+    let parts: Vec<&[u8]> = given
+        .split(|&b| b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .collect();
+    if parts.is_empty() || parts.contains(&&b".."[..]) || !given.contains(&b'/') {
+        return None;
+    }
+    let dirs = &parts[..parts.len() - 1];
+    let caps = process::thread_effective_caps().ok()?;
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| bind_in_scaffold(sock, dir, raw, absolute, dirs, caps))
+            .join()
+            .ok()
+            .flatten()
+    })
+}
+
+/// The helper thread of [`bind_as_given`]. It starts with the worker's
+/// credentials (the caller's ids, umask and capabilities); it takes its
+/// permitted capabilities for the mounts and gives them back before the
+/// bind, which is made with exactly the caller's rights.
+fn bind_in_scaffold(
+    sock: BorrowedFd<'_>,
+    dir: BorrowedFd<'_>,
+    raw: &[u8],
+    absolute: bool,
+    dirs: &[&[u8]],
+    caps: u64,
+) -> Option<Result<(), Errno>> {
+    const TOP: &[u8] = b"/tmp";
+    process::set_thread_effective_caps(u64::MAX).ok()?;
+    // The copy is taken while the directory's mount is still in this
+    // thread's namespace; a bind mount of a descriptor from the old one
+    // would be refused once it has its own.
+    let tree = fs::clone_mount(dir).ok()?;
+    process::unshare_mount_namespace().ok()?;
+    fs::make_mounts_private().ok()?;
+    fs::mount_tmpfs(TOP).ok()?;
+    let top = fs::openat2(
+        None,
+        TOP,
+        (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64,
+        0,
+        0,
+    )
+    .ok()?;
+    // The scaffold must be searchable by the caller whatever its umask.
+    let umask = process::set_umask(0);
+    let mut rel: Vec<u8> = if absolute { Vec::new() } else { b"w".to_vec() };
+    let mut made = if absolute {
+        Ok(())
+    } else {
+        fs::mkdir_at(top.as_fd(), &rel, 0o755)
+    };
+    for d in dirs {
+        if !rel.is_empty() {
+            rel.push(b'/');
+        }
+        rel.extend_from_slice(d);
+        made = made.and_then(|()| fs::mkdir_at(top.as_fd(), &rel, 0o755));
+    }
+    process::set_umask(umask);
+    made.ok()?;
+    let mut target = TOP.to_vec();
+    if !rel.is_empty() {
+        target.push(b'/');
+        target.extend_from_slice(&rel);
+    }
+    fs::attach_mount(tree.as_fd(), &target).ok()?;
+    if absolute {
+        fs::change_root(TOP).ok()?;
+    } else {
+        fs::change_dir_path(b"/tmp/w").ok()?;
+    }
+    process::set_thread_effective_caps(caps).ok()?;
+    Some(net::bind(sock, raw))
 }
 
 /// connect(2).
@@ -282,6 +414,10 @@ pub fn connect(call: &Call) -> Step<Reply> {
     let unbound = is_unbound_inet(sock.as_fd());
     // A connect may wait for a full backlog or a distant peer.
     call.may_block()?;
+    let _peer = match checked.address {
+        Some(Address::Unix(_) | Address::Abstract(_)) => PeerIds::caller(call, false)?,
+        _ => PeerIds::unchanged(),
+    };
     let connected = net::connect(sock.as_fd(), &checked.bytes);
     // A failed call may have given the socket its port all the same.
     if unbound {
@@ -291,14 +427,139 @@ pub fn connect(call: &Call) -> Step<Reply> {
     Ok(Reply::Value(0))
 }
 
+/// While alive, the worker thread's uids and gids are the caller's, so
+/// that the kernel records them for the peer: a unix connect records the
+/// connecting task's effective ids (`SO_PEERCRED`), a unix send its real
+/// ids (implicit `SCM_CREDENTIALS`), and an explicit `SCM_CREDENTIALS` is
+/// checked against them. Only a root supervisor differs from its callers;
+/// an unprivileged one already has their ids. The pid the peer sees stays
+/// the supervisor's: the kernel takes it from the calling task and nothing
+/// can lend it (see docs/security.md).
+struct PeerIds {
+    /// The thread's own ids and the capabilities to restore.
+    restore: Option<((u32, u32, u32, u32), u64)>,
+}
+
+impl PeerIds {
+    fn unchanged() -> PeerIds {
+        PeerIds { restore: None }
+    }
+
+    /// Takes the caller's effective ids, and its real ones too if `real`.
+    fn caller(call: &Call, real: bool) -> Step<PeerIds> {
+        if !call.shared.as_root {
+            return Ok(PeerIds::unchanged());
+        }
+        let ids = CallerIds::read(call.n.pid)?;
+        call.ensure_valid()?;
+        let own = process::thread_ids();
+        let (ruid, rgid) = if real {
+            (ids.ruid, ids.rgid)
+        } else {
+            (own.0, own.2)
+        };
+        let want = (ruid, ids.euid, rgid, ids.egid);
+        if want == own {
+            return Ok(PeerIds::unchanged());
+        }
+        // Acting as the caller, the thread may lack CAP_SETUID/CAP_SETGID:
+        // take them from the permitted set for the switch, then give the
+        // caller's capabilities back (a switch to a non-zero euid has
+        // cleared them).
+        let caps = process::thread_effective_caps()?;
+        let guard = PeerIds {
+            restore: Some((own, caps)),
+        };
+        process::set_thread_effective_caps(u64::MAX)?;
+        process::set_thread_ids(want.0, want.1, want.2, want.3)?;
+        process::set_thread_effective_caps(caps)?;
+        Ok(guard)
+    }
+}
+
+impl Drop for PeerIds {
+    fn drop(&mut self) {
+        let Some(((ruid, euid, rgid, egid), caps)) = self.restore else {
+            return;
+        };
+        // A worker that cannot get its identity back must not serve anyone.
+        let restored = process::set_thread_effective_caps(u64::MAX)
+            .and_then(|()| process::set_thread_ids(ruid, euid, rgid, egid))
+            .and_then(|()| process::set_thread_effective_caps(caps));
+        if restored.is_err() {
+            std::process::abort();
+        }
+    }
+}
+
+/// A caller's thread group and ids, from `/proc/PID/status`.
+struct CallerIds {
+    tgid: i32,
+    ruid: u32,
+    euid: u32,
+    rgid: u32,
+    egid: u32,
+}
+
+impl CallerIds {
+    fn read(pid: u32) -> Step<CallerIds> {
+        let mut text = Vec::with_capacity(2048);
+        fs::read_small_file(format!("/proc/{pid}/status").as_bytes(), &mut text)?;
+        let field = |key: &[u8], n: usize| {
+            text.split(|&b| b == b'\n')
+                .find_map(|line| line.strip_prefix(key))
+                .and_then(|rest| {
+                    String::from_utf8_lossy(rest)
+                        .split_whitespace()
+                        .nth(n)
+                        .and_then(|v| v.parse::<u32>().ok())
+                })
+        };
+        match (
+            field(b"Tgid:", 0),
+            field(b"Uid:", 0),
+            field(b"Uid:", 1),
+            field(b"Gid:", 0),
+            field(b"Gid:", 1),
+        ) {
+            (Some(tgid), Some(ruid), Some(euid), Some(rgid), Some(egid)) => Ok(CallerIds {
+                tgid: tgid as i32,
+                ruid,
+                euid,
+                rgid,
+                egid,
+            }),
+            _ => Err(Errno(libc::ESRCH).into()),
+        }
+    }
+}
+
+/// Whether `sock` is a unix socket, whose peers learn the sender's ids.
+fn is_unix(sock: &OwnedFd) -> bool {
+    net::socket_domain(sock.as_fd()).is_ok_and(|d| d == libc::AF_UNIX)
+}
+
+/// Sets the ids a unix peer learns for the sends that follow.
+fn sender_ids(call: &Call, sock: &OwnedFd) -> Step<PeerIds> {
+    if is_unix(sock) {
+        PeerIds::caller(call, true)
+    } else {
+        Ok(PeerIds::unchanged())
+    }
+}
+
 /// sendto(2) with a destination (the filter lets NULL ones through).
 pub fn sendto(call: &Call) -> Step<Reply> {
     let raw = read_address(call, call.arg(4), call.arg(5))?;
-    let len = (call.arg(2) as usize).min(MAX_SEND);
-    let data = call.read_bytes(call.arg(1), len)?;
-    let flags = call.int(3);
     let sock = call.caller_fd(call.int(0))?;
+    let len = call.arg(2) as usize;
+    if len > MAX_SEND && !is_stream(&sock) {
+        return Err(Errno(libc::EMSGSIZE).into());
+    }
+    let data = call.read_bytes(call.arg(1), len.min(MAX_SEND))?;
+    let flags = call.int(3);
     let _caller = call.become_caller(false)?;
+    let _sender = sender_ids(call, &sock)?;
     let checked = decode_for(call, sock.as_fd(), raw, Purpose::Send)?;
     check(call, Category::NetConnect, &checked, &sock)?;
     let unbound = is_unbound_inet(sock.as_fd());
@@ -307,6 +568,11 @@ pub fn sendto(call: &Call) -> Step<Reply> {
         remember_implicit(call, sock.as_fd());
     }
     Ok(Reply::Value(sent? as i64))
+}
+
+/// Whether a short send is a valid answer on `sock` (a byte stream).
+fn is_stream(sock: &OwnedFd) -> bool {
+    net::socket_type(sock.as_fd()).is_ok_and(|t| t == libc::SOCK_STREAM)
 }
 
 /// Sends on our duplicate; an EPIPE raises SIGPIPE in the caller, as the
@@ -373,7 +639,10 @@ struct Message {
     control: Vec<u8>,
 }
 
-fn read_message(call: &Call, addr: u64) -> Step<Message> {
+/// Reads one message; `stream` sockets take the first MAX_SEND bytes of a
+/// larger one (the count sent tells the caller, as a short write would),
+/// others refuse it whole with EMSGSIZE, as the kernel does past its limit.
+fn read_message(call: &Call, addr: u64, stream: bool) -> Step<Message> {
     let hdr = call.read_bytes(addr, 56)?;
     let word = |at: usize| u64::from_ne_bytes(hdr[at..at + 8].try_into().expect("8 bytes"));
     let (name, namelen) = (
@@ -396,9 +665,14 @@ fn read_message(call: &Call, addr: u64) -> Step<Message> {
         for v in vecs.chunks_exact(16) {
             let base = u64::from_ne_bytes(v[..8].try_into().expect("8 bytes"));
             let len = u64::from_ne_bytes(v[8..].try_into().expect("8 bytes")) as usize;
-            if data.len() + len > MAX_SEND {
-                return Err(Errno(libc::EMSGSIZE).into());
-            }
+            let len = if data.len() + len > MAX_SEND {
+                if !stream {
+                    return Err(Errno(libc::EMSGSIZE).into());
+                }
+                MAX_SEND - data.len()
+            } else {
+                len
+            };
             if len > 0 {
                 data.extend_from_slice(&call.read_bytes(base, len)?);
             }
@@ -437,6 +711,7 @@ fn send_one(call: &Call, sock: &OwnedFd, mut msg: Message, flags: i32) -> Step<u
             passed.push(ours);
             Ok(raw)
         })?;
+        own_credentials(call, &mut msg.control)?;
     }
     // The message was read from the caller's memory: make sure it is still
     // the caller's before sending anything.
@@ -450,11 +725,29 @@ fn send_one(call: &Call, sock: &OwnedFd, mut msg: Message, flags: i32) -> Step<u
     sent
 }
 
+/// An explicit `SCM_CREDENTIALS` naming the caller's own pid is valid for
+/// the caller; sent by the supervisor, the kernel would want that pid to be
+/// the supervisor's (or CAP_SYS_ADMIN), and refuse it with EPERM. Without
+/// CAP_SYS_ADMIN it becomes the supervisor's pid, which is what the peer
+/// sees of every emulated send (the uid and gid are the caller's, checked
+/// by the kernel against the ids [`PeerIds`] gave the thread).
+fn own_credentials(call: &Call, control: &mut [u8]) -> Step<()> {
+    const CAP_SYS_ADMIN: u32 = 21;
+    if process::thread_effective_caps()? & (1 << CAP_SYS_ADMIN) != 0 {
+        return Ok(());
+    }
+    let tgid = CallerIds::read(call.n.pid)?.tgid;
+    let ours = std::process::id() as i32;
+    net::map_credentials_pid(control, |pid| if pid == tgid { ours } else { pid });
+    Ok(())
+}
+
 /// sendmsg(2).
 pub fn sendmsg(call: &Call) -> Step<Reply> {
-    let msg = read_message(call, call.arg(1))?;
     let sock = call.caller_fd(call.int(0))?;
+    let msg = read_message(call, call.arg(1), is_stream(&sock))?;
     let _caller = call.become_caller(false)?;
+    let _sender = sender_ids(call, &sock)?;
     let sent = send_one(call, &sock, msg, call.int(2))?;
     Ok(Reply::Value(sent as i64))
 }
@@ -468,11 +761,14 @@ pub fn sendmmsg(call: &Call) -> Step<Reply> {
         call.int(3),
     );
     let sock = call.caller_fd(call.int(0))?;
+    let stream = is_stream(&sock);
     let _caller = call.become_caller(false)?;
+    let _sender = sender_ids(call, &sock)?;
     let mut done = 0;
     for i in 0..vlen {
         let at = vec + (i as u64) * 64;
-        let result = read_message(call, at).and_then(|msg| send_one(call, &sock, msg, flags));
+        let result =
+            read_message(call, at, stream).and_then(|msg| send_one(call, &sock, msg, flags));
         match result {
             Ok(n) => {
                 crate::sys::mem::write_bytes(call.n.pid, at + 56, &(n as u32).to_ne_bytes())?;

@@ -23,7 +23,7 @@
 //! decision rests on the path.
 
 use super::{describe, magic};
-use crate::policy::Category;
+use crate::policy::{Category, Lock};
 use crate::supervise::call::{Call, Reply, Step};
 use crate::supervise::resolve::{Base, Lookup, Resolved};
 use crate::sys::{Errno, fs, mem};
@@ -96,8 +96,48 @@ fn path_of(call: &Call, kind: Kind) -> (Base, usize, Lookup) {
     }
 }
 
+/// Whether the kernel refuses the call's flags, mode or size with EINVAL
+/// before it looks at the path (vfs_statx(), do_faccessat(),
+/// do_readlinkat()).
+fn invalid_arguments(call: &Call, kind: Kind) -> bool {
+    const AT_STATX_SYNC_TYPE: i32 = 0x6000;
+    const STAT_FLAGS: i32 = libc::AT_SYMLINK_NOFOLLOW
+        | libc::AT_NO_AUTOMOUNT
+        | libc::AT_EMPTY_PATH
+        | AT_STATX_SYNC_TYPE;
+    const STATX_RESERVED: u32 = 0x8000_0000;
+    let bad_stat_flags =
+        |f: i32| f & !STAT_FLAGS != 0 || f & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE;
+    let bad_mode = |m: i32| m & !0o7 != 0;
+    match kind {
+        Kind::Newfstatat => bad_stat_flags(call.int(3)),
+        Kind::Statx => bad_stat_flags(call.int(2)) || call.arg(3) as u32 & STATX_RESERVED != 0,
+        Kind::Access => bad_mode(call.int(1)),
+        Kind::Faccessat => bad_mode(call.int(2)),
+        Kind::Faccessat2 => {
+            bad_mode(call.int(2))
+                || call.int(3)
+                    & !(libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH)
+                    != 0
+        }
+        Kind::Readlink => call.int(2) <= 0,
+        Kind::Readlinkat => call.int(3) <= 0,
+        _ => false,
+    }
+}
+
 /// Handles one call of the stat category.
 pub fn handle(call: &Call, kind: Kind) -> Step<Reply> {
+    if surely_locked_and_unchecked(call) {
+        // Watched only for commands, from a caller that can send none: its
+        // path decides nothing, so it is not even read. A magic path then
+        // fails as the kernel fails it (ENOENT), as under lock:on from the
+        // start, and unreported.
+        return Ok(Reply::ContinueRacy);
+    }
+    if invalid_arguments(call, kind) {
+        return Err(Errno(libc::EINVAL).into());
+    }
     let (base, arg, lookup) = path_of(call, kind);
     // fstat(fd) arrives as newfstatat(fd, "", AT_EMPTY_PATH) or with a NULL path.
     let path = if call.arg(arg) == 0 && lookup.empty_path {
@@ -134,7 +174,16 @@ pub fn handle(call: &Call, kind: Kind) -> Step<Reply> {
     if !path.is_empty() {
         call.check(Category::Stat, &r.path, || describe::path(&r.path))?;
     }
-    emulate(call, kind, &r)
+    match emulate(call, kind, &r) {
+        // readlinkat(fd, "") of something that is not a symlink: ENOENT,
+        // where a name that is not one is EINVAL.
+        Err(Reply::Error(Errno(libc::EINVAL)))
+            if path.is_empty() && matches!(kind, Kind::Readlink | Kind::Readlinkat) =>
+        {
+            Err(Errno(libc::ENOENT).into())
+        }
+        other => other,
+    }
 }
 
 /// A lookup that failed on the way (ENOTDIR under a file, ELOOP, EACCES)
@@ -300,4 +349,24 @@ fn xattr_reply(
         mem::write_bytes(pid, out, &bytes)?;
     }
     Ok(Reply::Value(n as i64))
+}
+
+/// Whether the stat category is off and the caller can be seen to be
+/// locked at the cost of a lookup: the lock is on for everyone, or under
+/// lock:exec the calling thread is one that exec'd (every compiler and tool
+/// a build runs after the lock). Anything less certain reads the path and
+/// goes through the full check in `magic`.
+fn surely_locked_and_unchecked(call: &Call) -> bool {
+    let lock = {
+        let policy = call.shared.policy();
+        if policy.is_on(Category::Stat) {
+            return false;
+        }
+        policy.lock()
+    };
+    match lock {
+        Lock::On => true,
+        Lock::Exec => call.shared.has_execed(call.n.pid),
+        Lock::Off => false,
+    }
 }

@@ -36,7 +36,7 @@ use crate::supervise::Shared;
 use crate::supervise::call::{Call, CallerStatus, Reply, Step};
 use crate::supervise::process::{self, Place, place, place_near};
 use crate::sys::{self, Errno, fs};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 
 const PTRACE_TRACEME: u64 = 0;
 const PTRACE_ATTACH: u64 = 16;
@@ -350,6 +350,21 @@ fn pidfd_target(call: &Call, fd: i32) -> Step<Option<i32>> {
         .and_then(|v| String::from_utf8_lossy(v).trim().parse().ok()))
 }
 
+/// The pid of the process whose `/proc/PID` directory the caller's
+/// descriptor `fd` is open on, which pidfd_send_signal(2) takes as well as a
+/// pidfd. `None` for any other descriptor.
+fn proc_dir_target(call: &Call, fd: i32) -> Step<Option<i32>> {
+    let copy = call.caller_fd(fd)?;
+    let path = fs::fd_path(copy.as_fd())?;
+    let Some(pid) = path.strip_prefix(b"/proc/") else {
+        return Ok(None);
+    };
+    let is_pid = !pid.is_empty() && pid.iter().all(u8::is_ascii_digit);
+    Ok(is_pid
+        .then(|| std::str::from_utf8(pid).ok()?.parse().ok())
+        .flatten())
+}
+
 /// pidfd_getfd(2): taking a descriptor from a process outside is as good as
 /// being it.
 pub fn pidfd_getfd(call: &Call) -> Step<Reply> {
@@ -418,7 +433,8 @@ pub fn rt_sigqueueinfo(call: &Call) -> Step<Reply> {
     })
 }
 
-/// pidfd_send_signal(2). The pid is read from a copy of the caller's pidfd.
+/// pidfd_send_signal(2). The pid is read from a copy of the caller's pidfd,
+/// or of its `/proc/PID` directory descriptor, which the kernel takes too.
 ///
 /// RACE (descriptor swap): the call continues, and the kernel looks the
 /// caller's descriptor up again, so another thread may have put a pidfd of
@@ -428,7 +444,10 @@ pub fn rt_sigqueueinfo(call: &Call) -> Step<Reply> {
 pub fn pidfd_send_signal(call: &Call) -> Step<Reply> {
     let (fd, sig, flags) = (call.int(0), call.int(1), call.arg(3));
     let args = |pid: i32| move || format!("{fd} (pid {pid}), {}, ...", signal_name(sig));
-    let pid = match pidfd_target(call, fd) {
+    let pid = match pidfd_target(call, fd).and_then(|pid| match pid {
+        Some(pid) => Ok(Some(pid)),
+        None => proc_dir_target(call, fd),
+    }) {
         Ok(Some(pid)) => pid,
         Ok(None) | Err(Reply::Error(_)) => return Ok(Reply::ContinueRacy),
         Err(reply) => return Err(reply),
