@@ -349,25 +349,25 @@ impl Reporter {
 
     /// Reports one refused call that reached for another process.
     pub fn report_process(&self, event: &ProcessEvent) {
-        let mut sinks = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        *sinks.counts.entry(ProcessEvent::CATEGORY).or_default() += 1;
-        if !self.quiet {
-            let _ = writeln!(std::io::stderr().lock(), "{}", event.human());
-        }
-        if let Some(log) = sinks.log.as_mut() {
-            let _ = writeln!(log, "{}", event.json());
-        }
+        self.emit(ProcessEvent::CATEGORY, event.human(), || event.json());
     }
 
     /// Reports one refused call that no path or address rule decides.
     pub fn report_refusal(&self, event: &RefusalEvent) {
+        self.emit(event.category, event.human(), || event.json());
+    }
+
+    /// Counts an event under `category`, prints its line unless quiet, and
+    /// logs its JSON record. Write errors are ignored: the outside world
+    /// closing stderr or filling the log's disk must not end the run.
+    fn emit(&self, category: &'static str, human: String, json: impl FnOnce() -> String) {
         let mut sinks = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        *sinks.counts.entry(event.category).or_default() += 1;
+        *sinks.counts.entry(category).or_default() += 1;
         if !self.quiet {
-            let _ = writeln!(std::io::stderr().lock(), "{}", event.human());
+            let _ = writeln!(std::io::stderr().lock(), "{human}");
         }
         if let Some(log) = sinks.log.as_mut() {
-            let _ = writeln!(log, "{}", event.json());
+            let _ = writeln!(log, "{}", json());
         }
     }
 

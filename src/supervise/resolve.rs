@@ -69,6 +69,25 @@ pub struct Lookup {
     pub final_entry: bool,
 }
 
+impl Lookup {
+    /// A plain lookup that follows a final symlink (stat, chmod, acct).
+    pub const FOLLOW: Lookup = Lookup {
+        follow_final: true,
+        empty_path: false,
+        no_symlinks: false,
+        no_magic_links: false,
+        beneath: false,
+        in_root: false,
+        no_xdev: false,
+        final_entry: false,
+    };
+    /// A plain lookup that does not follow a final symlink (lchown, lstat).
+    pub const NOFOLLOW: Lookup = Lookup {
+        follow_final: false,
+        ..Lookup::FOLLOW
+    };
+}
+
 /// What the last component of a path is, as the kernel's `last_type` says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Last {

@@ -21,16 +21,7 @@ use crate::sys::{Errno, fs, mem};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::Ordering;
 
-const FOLLOW: Lookup = Lookup {
-    follow_final: true,
-    empty_path: false,
-    no_symlinks: false,
-    no_magic_links: false,
-    beneath: false,
-    in_root: false,
-    no_xdev: false,
-    final_entry: false,
-};
+const FOLLOW: Lookup = Lookup::FOLLOW;
 
 const CAP_SYS_PACCT: u32 = 20;
 

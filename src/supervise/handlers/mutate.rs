@@ -20,20 +20,8 @@ use crate::supervise::resolve::{Base, Last, Lookup, Resolved, Target};
 use crate::sys::{Errno, fs};
 use std::os::fd::{AsFd, BorrowedFd};
 
-const FOLLOW: Lookup = Lookup {
-    follow_final: true,
-    empty_path: false,
-    no_symlinks: false,
-    no_magic_links: false,
-    beneath: false,
-    in_root: false,
-    no_xdev: false,
-    final_entry: false,
-};
-const NOFOLLOW: Lookup = Lookup {
-    follow_final: false,
-    ..FOLLOW
-};
+const FOLLOW: Lookup = Lookup::FOLLOW;
+const NOFOLLOW: Lookup = Lookup::NOFOLLOW;
 /// For calls on the final entry itself (create, remove, rename).
 const ENTRY: Lookup = Lookup {
     final_entry: true,
