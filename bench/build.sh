@@ -221,6 +221,26 @@ sandbox() { # MODE -> the prefix that runs a command in that mode
     esac
 }
 
+# Every configure run must write the config.h files the first native one
+# wrote (issue 9: m4's gnulib probes saw a rename bug only under stockade).
+# The native warm-up run (round 0) makes the reference.
+check_config_h() { # W MODE
+    [ "$1" = configure ] || return 0
+    local ref=$RES/config-h.native got=$RES/config-h.$2 h
+    rm -rf "$got"
+    mkdir -p "$got"
+    (cd "$BUILD/configure" && find . -name config.h -type f) | while read -r h; do
+        mkdir -p "$got/$(dirname "$h")"
+        cp "$BUILD/configure/$h" "$got/$h"
+    done
+    if [ ! -d "$ref" ]; then
+        [ "$2" = none ] || die "no native config.h to compare the $2 run with"
+        mv "$got" "$ref"
+        return 0
+    fi
+    diff -ru "$ref" "$got" >&2 || die "configure under $2 wrote a config.h that differs from the native one (diff above)"
+}
+
 # Runs workload W in MODE once, timed; appends a line to times.tsv.
 TIMEFORMAT='%3R %3U %3S'
 run_timed() { # W MODE ROUND
@@ -234,6 +254,7 @@ run_timed() { # W MODE ROUND
     # No `exec` in the subshell: bash 5.2 then loses the `time` report.
     t=$( { time (cd "$dir" && "${PREFIX[@]}" "${cmd[@]}" >"$log" 2>&1); } 2>&1) || rc=$?
     [ "$rc" -eq 0 ] || die "$w under $mode (round $round) failed with status $rc; see $log"
+    check_config_h "$w" "$mode"
     if grep -q '^stockade: ' "$log"; then
         die "$w under $mode (round $round): stockade reported something; see $log"
     fi
@@ -320,6 +341,7 @@ run_instrumented() { # W MODE USE_PERF
     fi
     timeout 60 sh -c 'echo go >"$1"' sh "$go" || die "$w under $mode did not finish"
     wait "$spid" || die "$w under $mode (instrumented) failed; see $out.log $stats"
+    check_config_h "$w" "$mode"
     if [ -n "$perf_all" ]; then
         kill -INT "$perf_all" 2>/dev/null || true
         wait "$perf_all" || true

@@ -1216,6 +1216,29 @@ fn suggested_rule_allows_a_nul_padded_abstract_connect() {
 }
 
 #[test]
+fn suggested_rule_for_an_abstract_name_with_control_bytes_is_escaped_once_issue9() {
+    // The report printed `\\x01` for a control byte: escaped once for the
+    // address and again for the rule, so the pasted rule matched nothing.
+    let name = format!("{}-\u{1}\u{1b}[x]*", abstract_name("ctl"));
+    let listener = Listener::unix_abstract(&name);
+    let code = unix_connect(&format!(
+        "b'\\0' + bytes.fromhex('{}')",
+        name.bytes().map(|b| format!("{b:02x}")).collect::<String>()
+    ));
+    assert_arrives_without_stockade(&listener, &code);
+    let denied = inside(&net_on(&[]), &code);
+    assert_outcome(&denied, "ECONNREFUSED");
+    let rule = suggested_rule(&denied);
+    assert!(
+        rule.contains("-\\x01\\x1b\\[x\\]\\*") && !rule.contains("\\\\"),
+        "one escape per byte: {rule}"
+    );
+    let out = inside(&net_on(std::slice::from_ref(&rule)), &code);
+    assert_outcome(&out, "ok");
+    assert_eq!(listener.arrivals(), 1, "{rule} allows the connect");
+}
+
+#[test]
 fn suggested_rule_allows_a_unix_path_with_glob_characters() {
     // `[1]` in a rule is a class matching `1`, so the path must be
     // suggested with its glob characters escaped (`\[1\]`).

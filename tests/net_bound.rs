@@ -381,6 +381,28 @@ assert c.recv(16) == b'pong'",
 }
 
 #[test]
+fn udplite_server_answers_a_client_whose_port_the_kernel_chose_under_paludis_issue9() {
+    // test_socket's UDP-Lite tests hung: the allowance followed TCP and UDP
+    // sockets only, so the send to the tree's own bound UDP-Lite socket
+    // was refused.
+    let code = attempt(
+        "srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDPLITE)
+srv.bind(('127.0.0.1', 0))
+srv.settimeout(5)
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDPLITE)
+c.settimeout(5)",
+        "c.sendto(b'ping', srv.getsockname())
+data, peer = srv.recvfrom(16)
+srv.sendto(b'pong', peer)
+assert c.recv(16) == b'pong'",
+    );
+    let out = inside(PALUDIS, &code);
+    assert_outcome(&out, "ok");
+    assert!(!stderr(&out).contains("denied"), "{}", stderr(&out));
+    assert_outcome(&outside(&code), "ok");
+}
+
+#[test]
 fn udp_server_answers_a_connected_client_under_paludis_issue9() {
     // connect(2) gives the client its port; the server answers with sendto.
     let code = attempt(

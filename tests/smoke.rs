@@ -32,3 +32,28 @@ fn exit_code_of_the_command_is_returned() {
     let out = run(&["-m", "sandbox/write:on"], &["sh", "-c", "exit 3"]);
     assert_eq!(out.status.code(), Some(3));
 }
+
+#[test]
+fn scratch_directories_are_outside_the_paludis_areas_wherever_the_checkout_is_issue9() {
+    // With the checkout under /tmp, cargo's target tmpdir is inside an area
+    // the paludis profile allows, and every "denied outside" test passed
+    // the write through. The scratch base avoids every profile's areas.
+    let s = Scratch::new("where");
+    assert!(
+        !allowed_by_a_profile(&s.dir.join("x")),
+        "{}",
+        s.dir.display()
+    );
+    let target = s.path("x");
+    let out = run(
+        &["-p", "paludis"],
+        &["sh", "-c", &format!("touch {target}")],
+    );
+    assert!(!out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("denied write access"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!std::path::Path::new(&target).exists());
+}

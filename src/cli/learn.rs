@@ -102,17 +102,17 @@ pub fn main(argv: Vec<OsString>) -> Result<i32, Failure> {
         0 => String::new(),
         n => format!("; {n} dangerous left out, see the end of the file"),
     };
-    eprintln!(
-        "stockade: learned {} rules from {} accesses into {}{left}",
+    super::print_err(&format!(
+        "stockade: learned {} rules from {} accesses into {}{left}\n",
         learned.rule_count(),
         learned.accesses,
         output.to_string_lossy()
-    );
+    ));
     if outcome.exit_code != 0 {
-        eprintln!(
-            "stockade: the command exited with {}: the profile covers only what it did",
+        super::print_err(&format!(
+            "stockade: the command exited with {}: the profile covers only what it did\n",
             outcome.exit_code
-        );
+        ));
     }
     Ok(outcome.exit_code)
 }
@@ -135,7 +135,7 @@ fn parse_args(argv: Vec<OsString>) -> Result<Option<LearnArgs>, anyhow::Error> {
             Long("wait-all") => args.wait_all = true,
             Long("no-allow-bound") => args.no_bound_allow = true,
             Short('h') | Long("help") => {
-                print!("{USAGE}");
+                super::print_out(USAGE);
                 return Ok(None);
             }
             Value(v) => {

@@ -57,6 +57,22 @@ exit status: COMMAND's own, or 128+N if it was killed by signal N;
   70 internal failure, 126 COMMAND cannot be executed, 127 not found.
 ";
 
+/// Writes `text` to stdout. A closed or broken stdout (a pager that quit)
+/// is not stockade's failure: never panic as `print!` does on EPIPE.
+pub(crate) fn print_out(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// Writes `text` to stderr, ignoring errors: a reader that went away (the
+/// `tee` of `2> >(tee log)`) must not turn COMMAND's status into a panic's
+/// 101 (issue 9).
+pub(crate) fn print_err(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
 /// One policy source, in the order typed.
 enum Source {
     Profile(String),
@@ -117,7 +133,7 @@ pub fn main() -> i32 {
     match result {
         Ok(code) => code,
         Err(Failure { code, error }) => {
-            eprintln!("stockade: {error:#}");
+            print_err(&format!("stockade: {error:#}\n"));
             code
         }
     }
@@ -140,11 +156,11 @@ fn parse_args(argv: Vec<OsString>) -> Result<Option<Args>, anyhow::Error> {
             Long("no-allow-bound") => args.no_bound_allow = true,
             Long("print-profile") => args.print_profile = true,
             Short('h') | Long("help") => {
-                print!("{USAGE}");
+                print_out(USAGE);
                 return Ok(None);
             }
             Short('V') | Long("version") => {
-                println!("stockade {}", env!("CARGO_PKG_VERSION"));
+                print_out(&format!("stockade {}\n", env!("CARGO_PKG_VERSION")));
                 return Ok(None);
             }
             Value(v) => {
@@ -168,10 +184,12 @@ fn run_args(args: Args) -> Result<i32, Failure> {
     let (policy, extras) =
         build_policy(&args.sources, args.sydbox).map_err(fail(exit::BAD_POLICY))?;
     for (option, why) in &extras.no_effect {
-        eprintln!("stockade: {option} is accepted and has no effect: {why}");
+        print_err(&format!(
+            "stockade: {option} is accepted and has no effect: {why}\n"
+        ));
     }
     if args.print_profile {
-        print!("{}", policy.to_rules());
+        print_out(&policy.to_rules());
         return Ok(0);
     }
     if args.command.is_empty() {
@@ -224,10 +242,10 @@ fn run_args(args: Args) -> Result<i32, Failure> {
     match supervise::run(config, &args.command, &env) {
         Ok(outcome) => {
             if let Some(summary) = outcome.summary {
-                eprintln!("{summary}");
+                print_err(&format!("{summary}\n"));
             }
             if let Some(stats) = outcome.stats {
-                eprint!("{stats}");
+                print_err(&stats);
             }
             Ok(outcome.exit_code)
         }
@@ -397,7 +415,9 @@ fn check_text(file: &OsString, text: &[u8]) -> anyhow::Result<()> {
             .map_err(|e| anyhow!("{name}: cannot apply rule: {e}"))?;
     }
     for (option, why) in &extras.no_effect {
-        eprintln!("{name}: {option} is accepted and has no effect: {why}");
+        print_err(&format!(
+            "{name}: {option} is accepted and has no effect: {why}\n"
+        ));
     }
     Ok(())
 }
@@ -433,7 +453,7 @@ fn check(files: &[OsString]) -> Result<i32, Failure> {
         return Ok(0);
     }
     for e in &errors {
-        eprintln!("{e}");
+        print_err(&format!("{e}\n"));
     }
     Err(fail(exit::BAD_POLICY)(anyhow!(
         "{} of {} files have errors",

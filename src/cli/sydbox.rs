@@ -67,11 +67,11 @@ pub fn parse_args(argv: Vec<OsString>) -> Result<Option<Args>, lexopt::Error> {
             }
             Short('E') => args.env_changes.push(parser.value()?),
             Short('h') | Long("help") => {
-                print!("{USAGE}");
+                super::print_out(USAGE);
                 return Ok(None);
             }
             Short('v') | Short('V') | Long("version") => {
-                println!("{}", version());
+                super::print_out(&format!("{}\n", version()));
                 return Ok(None);
             }
             Value(v) => {

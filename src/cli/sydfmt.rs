@@ -21,11 +21,14 @@ pub fn main(argv: &[OsString]) -> i32 {
     let args: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
     match args.as_slice() {
         [b"-h" | b"--help", ..] => {
-            print!("{USAGE}");
+            super::print_out(USAGE);
             0
         }
         [b"-v" | b"--version", ..] => {
-            println!("sydfmt (stockade {})", env!("CARGO_PKG_VERSION"));
+            super::print_out(&format!(
+                "sydfmt (stockade {})\n",
+                env!("CARGO_PKG_VERSION")
+            ));
             0
         }
         [b"exec", rest @ ..] => {
@@ -34,7 +37,7 @@ pub fn main(argv: &[OsString]) -> i32 {
                 command => command,
             };
             if command.is_empty() {
-                eprint!("{USAGE}");
+                super::print_err(USAGE);
                 return 1;
             }
             let mut out = b"/dev/sydbox/cmd/exec!".to_vec();
@@ -50,14 +53,14 @@ pub fn main(argv: &[OsString]) -> i32 {
             0
         }
         [other, ..] => {
-            eprintln!(
-                "sydfmt: invalid command `{}'\n{USAGE}",
+            super::print_err(&format!(
+                "sydfmt: invalid command `{}'\n{USAGE}\n",
                 String::from_utf8_lossy(other)
-            );
+            ));
             1
         }
         [] => {
-            eprint!("{USAGE}");
+            super::print_err(USAGE);
             1
         }
     }

@@ -526,7 +526,8 @@ pub fn run(
         landlock::Prepared::Limit(limit) => Some(&limit.ruleset),
         _ => None,
     };
-    process::block_supervisor_signals();
+    let inherited = process::inherited_children();
+    let signals = process::block_supervisor_signals();
     // Blocked calls each hold a descriptor or two, and the pool is sized to
     // the limit: take all the hard limit allows. The command gets the soft
     // limit it would have had (exec keeps limits).
@@ -560,6 +561,7 @@ pub fn run(
             } else {
                 0
             },
+            signals,
         },
     )?;
     let listener = Listener::new(spawned.listener.try_clone().map_err(|e| RunError::Setup {
@@ -612,10 +614,10 @@ pub fn run(
     pool::Pool::start(&shared);
     if let Err(e) = spawned.wait_exec(&path) {
         let never = std::sync::atomic::AtomicBool::new(false);
-        let _ = process::wait_tree(spawned.pid, spawned.pidfd, &never);
+        let _ = process::wait_tree(spawned.pid, spawned.pidfd, &never, inherited);
         return Err(e.into());
     }
-    let status = process::wait_tree(spawned.pid, spawned.pidfd, &shared.wait_all);
+    let status = process::wait_tree(spawned.pid, spawned.pidfd, &shared.wait_all, inherited);
     let stats = shared.stats.as_ref().map(|s| {
         let mut table = s.table(|nr| filter::syscall_name(nr).unwrap_or("?").to_string());
         if let Some(kib) = peak_rss_kib() {

@@ -2,7 +2,7 @@
 //! killing what is left when the command exits.
 
 use crate::sys::process::{self as sysproc, ExitStatus};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -11,11 +11,26 @@ pub const FORWARDED: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
 /// Blocks the forwarded signals and SIGCHLD in the calling thread, and so in
 /// every thread it starts afterwards; the main loop takes them with
-/// sigwaitinfo(2).
-pub fn block_supervisor_signals() {
+/// sigwaitinfo(2). Returns the signal state stockade was started with,
+/// which the command gets (issue 9: `nohup stockade ...` must ignore SIGHUP).
+pub fn block_supervisor_signals() -> sysproc::InheritedSignals {
     let mut all = FORWARDED.to_vec();
     all.push(libc::SIGCHLD);
-    sysproc::block_signals(&all, true);
+    sysproc::block_signals_noting_inherited(&all)
+}
+
+/// The processes that were our children before the command started: those
+/// stockade inherited from whoever exec'd it. bash starts a process
+/// substitution (`2> >(tee log)`) as a child of the process that then execs
+/// stockade, so its reader is our child, yet no part of the sandboxed tree:
+/// it is never killed or waited for, else stockade would break its own
+/// stderr (issue 9).
+pub fn inherited_children() -> HashSet<i32> {
+    let me = sysproc::pid();
+    process_parents()
+        .into_iter()
+        .filter_map(|(pid, ppid)| (ppid == me).then_some(pid))
+        .collect()
 }
 
 /// Waits for the tree to end and returns the command's status. Signals sent
@@ -23,7 +38,14 @@ pub fn block_supervisor_signals() {
 /// remaining descendants are killed unless `wait_all` is set at that moment
 /// (in-sandbox commands may change it while the tree runs); orphans reparent
 /// to stockade (a child subreaper) and are reaped here either way.
-pub fn wait_tree(root: i32, root_pidfd: OwnedFd, wait_all: &AtomicBool) -> ExitStatus {
+/// `inherited` (from [`inherited_children`]) are left alone; one that ends
+/// is reaped and dropped from the set before its pid can be reused.
+pub fn wait_tree(
+    root: i32,
+    root_pidfd: OwnedFd,
+    wait_all: &AtomicBool,
+    mut inherited: HashSet<i32>,
+) -> ExitStatus {
     let mut root_status = None;
     let mut waited = vec![libc::SIGCHLD];
     waited.extend(FORWARDED);
@@ -34,13 +56,19 @@ pub fn wait_tree(root: i32, root_pidfd: OwnedFd, wait_all: &AtomicBool) -> ExitS
                     if pid == root {
                         root_status = Some(status);
                     }
+                    inherited.remove(&pid);
                 }
                 Ok(None) => break,
                 Err(_) => return root_status.unwrap_or(ExitStatus::Exited(0)),
             }
         }
-        if root_status.is_some() && !wait_all.load(Ordering::SeqCst) {
-            kill_descendants();
+        if let Some(status) = root_status {
+            if !wait_all.load(Ordering::SeqCst) {
+                kill_descendants(&inherited);
+            }
+            if !inherited.is_empty() && !has_tree_children(&inherited) {
+                return status;
+            }
         }
         match sysproc::wait_signal(&waited) {
             Ok(sig) if sig != libc::SIGCHLD && root_status.is_none() => {
@@ -49,6 +77,15 @@ pub fn wait_tree(root: i32, root_pidfd: OwnedFd, wait_all: &AtomicBool) -> ExitS
             _ => {}
         }
     }
+}
+
+/// Whether any child of ours, besides `inherited`, is still there (alive or
+/// not yet reaped).
+fn has_tree_children(inherited: &HashSet<i32>) -> bool {
+    let me = sysproc::pid();
+    process_parents()
+        .into_iter()
+        .any(|(pid, ppid)| ppid == me && !inherited.contains(&pid))
 }
 
 /// Who a program started outside the sandbox runs as, where, and with what.
@@ -119,10 +156,11 @@ pub fn exit_code(status: ExitStatus) -> i32 {
     }
 }
 
-/// SIGKILLs every live descendant of this process, found through /proc.
-/// Each target is named by a pidfd opened before checking its parent again,
-/// so a recycled pid is never signalled.
-fn kill_descendants() {
+/// SIGKILLs every live descendant of this process, found through /proc,
+/// except the `inherited` children and theirs. Each target is named by a
+/// pidfd opened before checking its parent again, so a recycled pid is never
+/// signalled.
+fn kill_descendants(inherited: &HashSet<i32>) {
     let me = sysproc::pid();
     let parents = process_parents();
     let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
@@ -132,6 +170,9 @@ fn kill_descendants() {
     let mut stack = vec![me];
     while let Some(p) = stack.pop() {
         for &c in children.get(&p).map(Vec::as_slice).unwrap_or(&[]) {
+            if p == me && inherited.contains(&c) {
+                continue;
+            }
             if let Ok(fd) = sysproc::pidfd_open(c)
                 && parent_of(c) == Some(p)
             {

@@ -100,6 +100,9 @@ pub struct ChildSetup<'a> {
     /// Capabilities (a mask of `CAP_*` bits) the tree may never have, taken
     /// out of the bounding, inheritable and ambient sets.
     pub drop_caps: u64,
+    /// The signal mask and ignored signals the command starts with: those
+    /// stockade itself was started with.
+    pub signals: process::InheritedSignals,
 }
 
 /// Forks a child that applies `setup`, installs `filter` and then runs
@@ -178,7 +181,7 @@ fn child(
     if process::set_parent_death_signal(libc::SIGKILL).is_err() || process::parent_pid() != parent {
         process::exit_immediately(126);
     }
-    process::reset_signals_for_exec();
+    process::restore_signals_for_exec(&setup.signals);
     if setup.no_core_dumps && process::disable_core_dumps().is_err() {
         process::exit_immediately(126);
     }

@@ -3,6 +3,7 @@
 use super::{Errno, Result, cstring, cvt};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The kernel release as (major, minor), from uname(2).
 pub fn kernel_release() -> Option<(u32, u32)> {
@@ -369,24 +370,104 @@ pub fn wait_signal(signals: &[i32]) -> Result<i32> {
     }
 }
 
-/// Resets every signal disposition to default and unblocks all signals, in a
-/// freshly forked child before exec. Async-signal-safe.
-pub fn reset_signals_for_exec() {
-    // SAFETY: sigset_t is plain old data; the calls only change this process.
+/// The signal state stockade was started with, which the command must
+/// start with too, as exec(2) would have passed it on: the blocked mask,
+/// and which signals were ignored. Rust's runtime ignores SIGPIPE before
+/// `main`, so whether it was ignored at start is noted earlier, by
+/// [`note_start_sigpipe`].
+#[derive(Clone, Copy)]
+pub struct InheritedSignals {
+    mask: libc::sigset_t,
+    sigpipe_ignored: bool,
+}
+
+/// Nothing blocked, nothing ignored: the state of a process started
+/// without inherited signal settings.
+impl Default for InheritedSignals {
+    fn default() -> Self {
+        // SAFETY: sigset_t is plain old data; sigemptyset initialises it.
+        let mask = unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            set
+        };
+        InheritedSignals {
+            mask,
+            sigpipe_ignored: false,
+        }
+    }
+}
+
+impl std::fmt::Debug for InheritedSignals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InheritedSignals")
+            .field("sigpipe_ignored", &self.sigpipe_ignored)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether SIGPIPE was ignored when this process started (`nohup`, a shell
+/// that ignores it), read before Rust's runtime sets it to SIG_IGN.
+static SIGPIPE_IGNORED_AT_START: AtomicBool = AtomicBool::new(false);
+
+/// Notes SIGPIPE's disposition at start. Runs from `.init_array`, before
+/// Rust's runtime starts, so it only makes one async-signal-safe call.
+extern "C" fn note_start_sigpipe() {
+    // SAFETY: sigaction(2) with a null new action only reads the current one
+    // into `old`, which is plain old data.
+    let ignored = unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_IGN
+    };
+    SIGPIPE_IGNORED_AT_START.store(ignored, Ordering::Relaxed);
+}
+
+/// Runs [`note_start_sigpipe`] when the program is loaded.
+// SAFETY: the function takes no arguments, returns nothing and touches
+// only an atomic, so running it before `main` is sound.
+#[used]
+#[unsafe(link_section = ".init_array")]
+static NOTE_START_SIGPIPE: extern "C" fn() = note_start_sigpipe;
+
+/// Blocks `signals` in the calling thread (pthread_sigmask(3)) and returns
+/// the signal state the process was started with, for
+/// [`restore_signals_for_exec`]. Call it before blocking anything else.
+pub fn block_signals_noting_inherited(signals: &[i32]) -> InheritedSignals {
+    // SAFETY: sigset_t is plain old data initialised by sigemptyset;
+    // pthread_sigmask writes the old mask into `old`.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-        for sig in [
-            libc::SIGPIPE,
-            libc::SIGINT,
-            libc::SIGTERM,
-            libc::SIGHUP,
-            libc::SIGCHLD,
-            libc::SIGQUIT,
-        ] {
-            libc::signal(sig, libc::SIG_DFL);
+        libc::sigemptyset(&mut old);
+        for &s in signals {
+            libc::sigaddset(&mut set, s);
         }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+        InheritedSignals {
+            mask: old,
+            sigpipe_ignored: SIGPIPE_IGNORED_AT_START.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Puts back, in a freshly forked child before exec, the signal state the
+/// supervisor was started with: its mask, and SIGPIPE's disposition. Other
+/// ignored signals are still ignored (the supervisor ignores nothing of its
+/// own), and handlers fall back to the default at exec, as exec(2) does.
+/// Async-signal-safe.
+pub fn restore_signals_for_exec(inherited: &InheritedSignals) {
+    let sigpipe = if inherited.sigpipe_ignored {
+        libc::SIG_IGN
+    } else {
+        libc::SIG_DFL
+    };
+    // SAFETY: the mask was filled by pthread_sigmask; the calls only change
+    // this process.
+    unsafe {
+        libc::signal(libc::SIGPIPE, sigpipe);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &inherited.mask, std::ptr::null_mut());
     }
 }
 

@@ -18,17 +18,58 @@ pub fn stockade(args: &[&str]) -> Command {
     cmd
 }
 
-/// A fresh, empty directory for one test. It lives under cargo's target
-/// tmpdir, which is outside every built-in profile's allowed areas (not under
-/// /tmp), so "outside the allowed area" is really outside.
+/// A fresh, empty directory for one test, outside every built-in profile's
+/// allowed areas (see [`scratch_base`]), so "outside the allowed area" is
+/// really outside wherever the checkout is.
 pub struct Scratch {
     pub dir: PathBuf,
+}
+
+/// Whether some built-in profile that checks writes allows writing `path`.
+pub fn allowed_by_a_profile(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    use stockade::policy::{self, Category, Outcome, Policy};
+    policy::profile::profile_names().iter().any(|name| {
+        let text = policy::profile::profile(name).expect("a listed profile");
+        let mut policy = Policy::new();
+        for command in
+            policy::parse_config(name, text.as_bytes(), &|_| None).expect("profile parses")
+        {
+            policy.apply(&command).expect("profile applies");
+        }
+        let verdict = policy.check_path(Category::Write, path.as_os_str().as_bytes());
+        policy.is_on(Category::Write) && verdict.outcome == Outcome::Allow
+    })
+}
+
+/// Where scratch directories go: cargo's target tmpdir, unless a profile
+/// allows writing there (a checkout or target dir under /tmp: issue 9), then
+/// the first of `$STOCKADE_TEST_SCRATCH`, `/var/lib/stockade-tests`,
+/// `$HOME/.cache/stockade-tests` that no profile allows and we can create.
+pub fn scratch_base() -> &'static Path {
+    static BASE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BASE.get_or_init(|| {
+        let mut candidates = vec![PathBuf::from(env!("CARGO_TARGET_TMPDIR"))];
+        if let Some(dir) = std::env::var_os("STOCKADE_TEST_SCRATCH") {
+            candidates.insert(0, PathBuf::from(dir));
+        }
+        candidates.push(PathBuf::from("/var/lib/stockade-tests"));
+        if let Some(home) = std::env::var_os("HOME") {
+            candidates.push(Path::new(&home).join(".cache/stockade-tests"));
+        }
+        candidates
+            .into_iter()
+            .find(|dir| {
+                !allowed_by_a_profile(&dir.join("probe")) && std::fs::create_dir_all(dir).is_ok()
+            })
+            .expect("a scratch directory outside every profile's allowed areas")
+    })
 }
 
 impl Scratch {
     pub fn new(name: &str) -> Scratch {
         static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        let dir = scratch_base().join(format!(
             "{name}-{}-{}",
             std::process::id(),
             N.fetch_add(1, Ordering::SeqCst)

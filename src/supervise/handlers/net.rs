@@ -204,8 +204,8 @@ fn check(call: &Call, category: Category, checked: &Checked, sock: &OwnedFd) -> 
         return Ok(());
     }
     let shown = rule_form(address);
-    call.enforce(category, shown.as_bytes(), verdict, || {
-        format!("{}, {}", call.int(0), describe::path(shown.as_bytes()))
+    call.enforce(category, &shown, verdict, || {
+        format!("{}, {}", call.int(0), describe::path(&shown))
     })
 }
 
@@ -782,12 +782,14 @@ pub fn sendmmsg(call: &Call) -> Step<Reply> {
 }
 
 /// An address as a net rule pattern names it: `IP!PORT`, a path, `@name`.
-fn rule_form(address: &Address) -> String {
+/// Raw bytes: the report escapes them once, when it shows them (escaping
+/// here too made `\\x00` of a NUL, which matches no name, issue 9).
+fn rule_form(address: &Address) -> Vec<u8> {
     match address {
-        Address::Inet(a) => format!("{}!{}", a.ip(), a.port()),
-        Address::Unix(p) => crate::report::escape(p),
-        Address::Abstract(n) => format!("@{}", crate::report::escape(n)),
-        Address::Unnamed => String::from("(unnamed)"),
+        Address::Inet(a) => format!("{}!{}", a.ip(), a.port()).into_bytes(),
+        Address::Unix(p) => p.clone(),
+        Address::Abstract(n) => [b"@", n.as_slice()].concat(),
+        Address::Unnamed => b"(unnamed)".to_vec(),
     }
 }
 
@@ -856,7 +858,9 @@ fn is_local(ip: IpAddr) -> bool {
 /// The inet protocols whose sockets the allowance follows.
 fn followed_protocol(sock: BorrowedFd<'_>) -> Option<u8> {
     match sockinfo::int_option(sock, libc::SO_PROTOCOL).ok()? {
-        p @ (libc::IPPROTO_TCP | libc::IPPROTO_UDP) => Some(p as u8),
+        // UDP-Lite is UDP for the allowance: Python's test_socket talks
+        // to itself over it (issue 9).
+        p @ (libc::IPPROTO_TCP | libc::IPPROTO_UDP | libc::IPPROTO_UDPLITE) => Some(p as u8),
         _ => None,
     }
 }
@@ -932,11 +936,11 @@ fn is_unbound_inet(sock: BorrowedFd<'_>) -> bool {
         && local[2..4] == [0, 0]
 }
 
-/// After a send or connect that gave an unbound socket its port: a UDP
-/// socket's address counts as bound by the tree, so that a server in the
-/// tree can answer it. A TCP client's port never takes connections.
+/// After a send or connect that gave an unbound socket its port: a UDP (or
+/// UDP-Lite) socket's address counts as bound by the tree, so that a server
+/// in the tree can answer it. A TCP client's port never takes connections.
 fn remember_implicit(call: &Call, sock: BorrowedFd<'_>) {
-    if followed_protocol(sock) == Some(libc::IPPROTO_UDP as u8) {
+    if followed_protocol(sock).is_some_and(|p| i32::from(p) != libc::IPPROTO_TCP) {
         remember_inet(call, sock);
     }
 }
