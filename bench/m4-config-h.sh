@@ -8,13 +8,25 @@
 #   bash bench/m4-config-h.sh [STOCKADE]     (default: target/release/stockade,
 #                                             built when missing)
 #
-# BENCH_WORK (default bench/work) holds the source and both build trees; it
-# must not be inside an area the paludis profile allows (/tmp, /var/tmp, ...),
-# or the rule under test would not be the one that decides.
+# BENCH_WORK (default bench/work, or /var/lib/stockade-bench when the
+# checkout is under /tmp) holds the source and both build trees; it must not
+# be inside an area the paludis profile allows (/tmp, /var/tmp, ...), or the
+# rule under test would not be the one that decides.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+in_paludis_area() {
+    case $1/ in
+    /tmp/* | /var/tmp/* | /var/cache/* | /dev/shm/*) return 0 ;;
+    esac
+    return 1
+}
 WORK=${BENCH_WORK:-$repo/bench/work}
+# A checkout under /tmp (a CI clone) cannot hold the build trees: fall back,
+# as the tests' scratch directories do, unless BENCH_WORK was given.
+if [ -z "${BENCH_WORK:-}" ] && in_paludis_area "$(realpath -m "$WORK")"; then
+    WORK=/var/lib/stockade-bench
+fi
 mkdir -p "$WORK"
 WORK=$(realpath "$WORK")
 SRCROOT=$WORK/src
@@ -22,10 +34,9 @@ BUILD=$WORK/m4-config-h
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'm4-config-h: %s\n' "$*" >&2; exit 1; }
 
-case $BUILD/ in
-/tmp/* | /var/tmp/* | /var/cache/* | /dev/shm/*)
-    die "BENCH_WORK=$WORK is inside an area the paludis profile already allows" ;;
-esac
+if in_paludis_area "$BUILD"; then
+    die "BENCH_WORK=$WORK is inside an area the paludis profile already allows"
+fi
 
 SUDO=()
 [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
