@@ -95,11 +95,8 @@ impl Event {
 
     /// The JSON-lines record.
     pub fn json(&self) -> String {
-        let time = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO);
         let value = serde_json::json!({
-            "time": format!("{}.{:06}", time.as_secs(), time.subsec_micros()),
+            "time": timestamp(),
             "pid": self.pid,
             "comm": escape(&self.comm),
             "cwd": escape(&self.cwd),
@@ -175,11 +172,8 @@ impl ProcessEvent {
 
     /// The JSON-lines record.
     pub fn json(&self) -> String {
-        let time = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO);
         serde_json::json!({
-            "time": format!("{}.{:06}", time.as_secs(), time.subsec_micros()),
+            "time": timestamp(),
             "pid": self.pid,
             "comm": escape(&self.comm),
             "syscall": self.syscall,
@@ -239,11 +233,8 @@ impl RefusalEvent {
 
     /// The JSON-lines record.
     pub fn json(&self) -> String {
-        let time = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO);
         serde_json::json!({
-            "time": format!("{}.{:06}", time.as_secs(), time.subsec_micros()),
+            "time": timestamp(),
             "pid": self.pid,
             "comm": escape(&self.comm),
             "syscall": self.syscall,
@@ -508,6 +499,15 @@ impl Stats {
         let _ = writeln!(out, "  {:<16} {:>10}", "total", self.total());
         out
     }
+}
+
+/// The wall-clock time of a JSON record: seconds since the epoch, with
+/// microseconds.
+fn timestamp() -> String {
+    let time = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    format!("{}.{:06}", time.as_secs(), time.subsec_micros())
 }
 
 #[cfg(test)]
