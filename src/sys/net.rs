@@ -98,37 +98,13 @@ pub fn map_rights(control: &mut [u8], mut map: impl FnMut(RawFd) -> Result<RawFd
 /// The socket's type (`SOCK_STREAM`, `SOCK_DGRAM`, ...): getsockopt(2)
 /// with `SO_TYPE`.
 pub fn socket_type(sock: BorrowedFd<'_>) -> Result<i32> {
-    let mut value: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: `value` is writable for `len` bytes.
-    cvt(unsafe {
-        libc::getsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_TYPE,
-            (&mut value as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    })?;
-    Ok(value)
+    super::sockinfo::int_option(sock, libc::SO_TYPE)
 }
 
 /// The socket's domain (`AF_UNIX`, `AF_INET`, ...): getsockopt(2) with
 /// `SO_DOMAIN`.
 pub fn socket_domain(sock: BorrowedFd<'_>) -> Result<i32> {
-    let mut value: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: `value` is writable for `len` bytes.
-    cvt(unsafe {
-        libc::getsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_DOMAIN,
-            (&mut value as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    })?;
-    Ok(value)
+    super::sockinfo::int_option(sock, libc::SO_DOMAIN)
 }
 
 /// Rewrites the pid of each `SCM_CREDENTIALS` message in `control` (raw
